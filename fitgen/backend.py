@@ -1,0 +1,231 @@
+"""Keras 2 backend helpers that user code calls (`from keras import backend as K`).
+
+fitgen has one backend, PyTorch; these functions keep Keras 2 scripts working: `K.get_value(model.optimizer.lr)`,
+`K.set_value(...)`, `K.epsilon()`, `K.image_data_format()`, `K.clear_session()`.
+"""
+import collections
+import random
+import threading
+
+import numpy as np
+import torch
+
+_FLOATX = "float32"
+_EPSILON = 1e-7
+_IMAGE_DATA_FORMAT = "channels_last"
+_NAME_COUNTERS = collections.defaultdict(int)
+_NAME_LOCK = threading.Lock()
+_DEVICE = None
+
+
+def floatx():
+    """Returns the default float type as a string, `'float32'`."""
+    return _FLOATX
+
+
+def set_floatx(value):
+    global _FLOATX
+    if value not in ("float16", "bfloat16", "float32", "float64"):
+        raise ValueError(f"Unknown floatx type: {value!r}. Expected one of float16, bfloat16, float32, float64.")
+    _FLOATX = value
+
+
+def epsilon():
+    """The fuzz factor used in numeric expressions (Keras default 1e-7)."""
+    return _EPSILON
+
+
+def set_epsilon(value):
+    global _EPSILON
+    _EPSILON = float(value)
+
+
+def image_data_format():
+    """fitgen speaks Keras's default layout: `'channels_last'`."""
+    return _IMAGE_DATA_FORMAT
+
+
+def set_image_data_format(data_format):
+    if data_format != "channels_last":
+        raise ValueError(
+            "fitgen models use the channels_last layout (N, H, W, C) at their surface, as Keras's default does; "
+            f"Received: data_format={data_format!r}")
+
+
+def backend():
+    return "pytorch"
+
+
+def torch_dtype(dtype=None):
+    """The torch dtype for a Keras dtype name (None means floatx())."""
+    if dtype is None:
+        dtype = _FLOATX
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    name = np.dtype(dtype).name if not isinstance(dtype, str) or dtype != "bfloat16" else dtype
+    if name == "bfloat16":
+        return torch.bfloat16
+    return getattr(torch, name)
+
+
+def unique_object_name(prefix, zero_based=True):
+    """`dense`, `dense_1`, ... as tf.keras names layers (zero_based=False gives `input_1`, `input_2`, ...)."""
+    with _NAME_LOCK:
+        count = _NAME_COUNTERS[prefix]
+        _NAME_COUNTERS[prefix] += 1
+    if zero_based:
+        return prefix if count == 0 else f"{prefix}_{count}"
+    return f"{prefix}_{count + 1}"
+
+
+def reset_uids():
+    with _NAME_LOCK:
+        _NAME_COUNTERS.clear()
+
+
+def clear_session():
+    """Resets layer naming (the next Dense is `dense` again), as Keras's clear_session does."""
+    reset_uids()
+
+
+def get_device():
+    """The device fitgen puts models and batches on: cuda when available, unless `set_device` said otherwise."""
+    global _DEVICE
+    if _DEVICE is None:
+        _DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return _DEVICE
+
+
+def set_device(device):
+    """Chooses the device for models built or compiled after this call (e.g. `'cpu'`, `'cuda:1'`)."""
+    global _DEVICE
+    _DEVICE = torch.device(device)
+
+
+class Variable:
+    """A mutable value that `get_value`/`set_value` act on, like a Keras 2 backend variable.
+
+    Optimizers hold their learning rate in one, so `K.set_value(model.optimizer.lr, 1e-4)` works as in
+    Keras 2. Arithmetic and `float()` read the current value.
+    """
+
+    def __init__(self, value, dtype=None, name=None):
+        self.name = name
+        self._dtype = np.dtype(dtype or (floatx() if isinstance(value, float) else np.asarray(value).dtype))
+        self._value = np.asarray(value, dtype=self._dtype).copy()
+
+    @property
+    def dtype(self):
+        return self._dtype.name
+
+    @property
+    def shape(self):
+        return self._value.shape
+
+    def numpy(self):
+        return self._value.copy()
+
+    def assign(self, value):
+        value = value.numpy() if hasattr(value, "numpy") else value
+        new = np.asarray(value, dtype=self._dtype)
+        if new.shape != self._value.shape:
+            raise ValueError(f"Cannot assign a value of shape {new.shape} to variable {self.name!r} of shape "
+                             f"{self._value.shape}.")
+        self._value = new.copy()
+
+    def __float__(self):
+        return float(self._value)
+
+    def __int__(self):
+        return int(self._value)
+
+    def __array__(self, dtype=None, copy=None):
+        return np.asarray(self._value, dtype=dtype)
+
+    def __repr__(self):
+        return f"<fitgen.Variable {self.name!r} value={self._value!r}>"
+
+    def _binary(op):
+        def method(self, other):
+            return op(self._value.item() if self._value.ndim == 0 else self._value, _plain(other))
+        return method
+
+    import operator as _op
+    __add__ = _binary(_op.add)
+    __radd__ = _binary(lambda a, b: b + a)
+    __sub__ = _binary(_op.sub)
+    __rsub__ = _binary(lambda a, b: b - a)
+    __mul__ = _binary(_op.mul)
+    __rmul__ = _binary(lambda a, b: b * a)
+    __truediv__ = _binary(_op.truediv)
+    __rtruediv__ = _binary(lambda a, b: b / a)
+    __pow__ = _binary(_op.pow)
+    __lt__ = _binary(_op.lt)
+    __le__ = _binary(_op.le)
+    __gt__ = _binary(_op.gt)
+    __ge__ = _binary(_op.ge)
+    __eq__ = _binary(_op.eq)
+    __ne__ = _binary(_op.ne)
+    __hash__ = object.__hash__
+    del _binary, _op
+
+
+def _plain(value):
+    if isinstance(value, Variable):
+        return value.numpy().item() if value.shape == () else value.numpy()
+    return value
+
+
+def variable(value, dtype=None, name=None):
+    return Variable(value, dtype=dtype, name=name)
+
+
+def get_value(x):
+    """The value of a Variable, tensor or number, as NumPy (a Python number stays one)."""
+    if isinstance(x, Variable):
+        return x.numpy()
+    if isinstance(x, torch.Tensor):
+        return x.detach().cpu().numpy()
+    if hasattr(x, "numpy"):
+        return x.numpy()
+    return x
+
+
+def batch_get_value(xs):
+    return [get_value(x) for x in xs]
+
+
+def set_value(x, value):
+    """Sets a Variable (or a torch tensor, in place) from a number or array."""
+    if isinstance(x, Variable):
+        x.assign(value)
+    elif isinstance(x, torch.Tensor):
+        with torch.no_grad():
+            x.copy_(torch.as_tensor(np.asarray(value), dtype=x.dtype))
+    else:
+        raise TypeError(f"set_value expects a fitgen backend Variable or a torch tensor. Received: {type(x).__name__}")
+
+
+def batch_set_value(tuples):
+    for x, value in tuples:
+        set_value(x, value)
+
+
+def count_params(x):
+    return int(np.prod(get_value(x).shape))
+
+
+def int_shape(x):
+    shape = getattr(x, "shape", None)
+    return tuple(shape) if shape is not None else None
+
+
+def set_random_seed(seed):
+    """Seeds Python's `random`, NumPy and torch, so weight initialisation and shuffling repeat."""
+    random.seed(seed)
+    np.random.seed(seed % (2 ** 32))
+    torch.manual_seed(seed)
+
+
+def learning_phase():
+    return 0
