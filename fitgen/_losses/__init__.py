@@ -1,0 +1,1 @@
+"""Private parts of `fitgen.losses`: loss functions and the weighted reduction (import from fitgen.losses)."""
