@@ -1,0 +1,66 @@
+"""NumPy helpers of Keras 2's `keras.utils.np_utils`: `to_categorical` and `normalize`."""
+import numpy as np
+
+
+def to_categorical(y, num_classes=None, dtype="float32"):
+    """Converts a class vector (integers) to a binary class matrix.
+
+    Used with `categorical_crossentropy`. A trailing axis of size 1 is dropped before the class axis
+    is appended, so labels of shape `(n, 1)` give `(n, num_classes)`, as in Keras.
+
+    Args:
+        y: array-like of non-negative integer class labels (any shape).
+        num_classes: total number of classes. Defaults to `max(y) + 1`.
+        dtype: dtype of the returned matrix, `'float32'` by default.
+
+    Returns:
+        A one-hot array of shape `y.shape + (num_classes,)` (trailing 1 dropped).
+
+    Raises:
+        ValueError: if a label is negative or not smaller than `num_classes`.
+
+    Example:
+
+    >>> to_categorical([0, 2, 1], num_classes=3)
+    array([[1., 0., 0.],
+           [0., 0., 1.],
+           [0., 1., 0.]], dtype=float32)
+    """
+    y = np.array(y, dtype="int")
+    input_shape = y.shape
+    if input_shape and input_shape[-1] == 1 and len(input_shape) > 1:
+        input_shape = tuple(input_shape[:-1])
+    y = y.reshape(-1)
+    if y.size and y.min() < 0:
+        raise ValueError(
+            f"Class labels passed to `to_categorical` must be non-negative integers. "
+            f"Received: y containing {int(y.min())}."
+        )
+    if not num_classes:
+        num_classes = int(np.max(y)) + 1 if y.size else 0
+    elif y.size and y.max() >= num_classes:
+        raise ValueError(
+            f"`num_classes` must be greater than every label in `y`. Received: num_classes={num_classes} "
+            f"while y contains the label {int(y.max())}."
+        )
+    n = y.shape[0]
+    categorical = np.zeros((n, num_classes), dtype=dtype)
+    categorical[np.arange(n), y] = 1
+    return np.reshape(categorical, input_shape + (num_classes,))
+
+
+def normalize(x, axis=-1, order=2):
+    """Normalizes a NumPy array along an axis.
+
+    Args:
+        x: NumPy array to normalize.
+        axis: axis along which to normalize.
+        order: normalization order (e.g. `order=2` for the L2 norm), as `np.linalg.norm`'s `ord`.
+
+    Returns:
+        A normalized copy of `x` with the shape of `x` (Keras 2 returned a 1-D input as shape
+        `(1, n)`); slices whose norm is 0 are left unchanged.
+    """
+    norms = np.linalg.norm(x, order, axis, keepdims=True)
+    norms[norms == 0] = 1
+    return x / norms
