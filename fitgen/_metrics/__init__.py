@@ -1,0 +1,1 @@
+"""Private parts of `fitgen.metrics` (import from fitgen.metrics)."""
