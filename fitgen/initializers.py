@@ -270,10 +270,11 @@ class Identity(Initializer):
 class _SeedOnly(VarianceScaling):
     """A VarianceScaling preset whose config is only the seed."""
 
-    _preset = {}
+    _preset = ()  # (scale, mode, distribution)
 
     def __init__(self, seed=None):
-        super().__init__(seed=seed, **self._preset)
+        scale, mode, distribution = self._preset
+        super().__init__(scale=scale, mode=mode, distribution=distribution, seed=seed)
 
     def get_config(self):
         return {"seed": self.seed}
@@ -281,32 +282,32 @@ class _SeedOnly(VarianceScaling):
 
 class GlorotUniform(_SeedOnly):
     """Uniform in `[-limit, limit]`, `limit = sqrt(6 / (fan_in + fan_out))` (Xavier uniform)."""
-    _preset = {"scale": 1.0, "mode": "fan_avg", "distribution": "uniform"}
+    _preset = (1.0, "fan_avg", "uniform")
 
 
 class GlorotNormal(_SeedOnly):
     """Truncated normal with `stddev = sqrt(2 / (fan_in + fan_out))` (Xavier normal)."""
-    _preset = {"scale": 1.0, "mode": "fan_avg", "distribution": "truncated_normal"}
+    _preset = (1.0, "fan_avg", "truncated_normal")
 
 
 class HeNormal(_SeedOnly):
     """Truncated normal with `stddev = sqrt(2 / fan_in)`."""
-    _preset = {"scale": 2.0, "mode": "fan_in", "distribution": "truncated_normal"}
+    _preset = (2.0, "fan_in", "truncated_normal")
 
 
 class HeUniform(_SeedOnly):
     """Uniform in `[-limit, limit]`, `limit = sqrt(6 / fan_in)`."""
-    _preset = {"scale": 2.0, "mode": "fan_in", "distribution": "uniform"}
+    _preset = (2.0, "fan_in", "uniform")
 
 
 class LecunNormal(_SeedOnly):
     """Truncated normal with `stddev = sqrt(1 / fan_in)`."""
-    _preset = {"scale": 1.0, "mode": "fan_in", "distribution": "truncated_normal"}
+    _preset = (1.0, "fan_in", "truncated_normal")
 
 
 class LecunUniform(_SeedOnly):
     """Uniform in `[-limit, limit]`, `limit = sqrt(3 / fan_in)`."""
-    _preset = {"scale": 1.0, "mode": "fan_in", "distribution": "uniform"}
+    _preset = (1.0, "fan_in", "uniform")
 
 
 # Keras 2 spells them in lower case too; the aliases are the classes, so `glorot_uniform(seed=1)` works as in

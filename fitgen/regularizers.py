@@ -129,7 +129,8 @@ class OrthogonalRegularizer(Regularizer):
     def __init__(self, factor=0.01, mode="rows"):
         self.factor = _factor(factor, "factor")
         if mode not in ("rows", "columns"):
-            raise ValueError(f"Invalid value for argument `mode`: expected 'rows' or 'columns'. Received: mode={mode!r}")
+            raise ValueError("Invalid value for argument `mode`: expected 'rows' or 'columns'. "
+                             f"Received: mode={mode!r}")
         self.mode = mode
 
     def __call__(self, x):

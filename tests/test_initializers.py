@@ -109,7 +109,7 @@ def test_variance_scaling_modes_and_untruncated_normal():
     shape = (100, 400)
     _, std, _, _ = _stats(initializers.VarianceScaling(2.0, "fan_out", "untruncated_normal")(shape))
     assert std == pytest.approx(math.sqrt(2.0 / 400), rel=0.02)
-    _, std, low, high = _stats(initializers.VarianceScaling(1.0, "fan_in", "normal")(shape))  # Keras 2.2 name
+    _, std, _, high = _stats(initializers.VarianceScaling(1.0, "fan_in", "normal")(shape))  # Keras 2.2 name
     assert std == pytest.approx(math.sqrt(1.0 / 100), rel=0.02)
     assert high <= 2 * 0.1 / TRUNC
     assert initializers.VarianceScaling(distribution="normal").distribution == "truncated_normal"
