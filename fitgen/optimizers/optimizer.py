@@ -262,9 +262,7 @@ class Optimizer:
 
     @property
     def weights(self):
-        return self.get_weights()
-
-    def variables(self):
+        """The values of `get_weights()` (Keras 2 scripts read them with `K.batch_get_value(opt.weights)`)."""
         return self.get_weights()
 
     def get_weights(self):

@@ -24,7 +24,7 @@ class StandInVariable:
         return tensor.T.contiguous() if self.transposed else tensor.clone()
 
     def keras_value(self):
-        return self.to_keras(self.tensor.detach()).numpy()
+        return self.to_keras(self.tensor.detach()).numpy().copy()
 
     def set_keras_grad(self, grad):
         self.tensor.grad = None if grad is None else self.from_keras(torch.as_tensor(np.array(grad, np.float32)))
