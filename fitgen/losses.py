@@ -28,7 +28,8 @@ from fitgen._losses.reduction import squeeze_or_expand_dimensions
 from fitgen.utils import generic_utils
 
 __all__ = [
-    "Loss", "LossFunctionWrapper", "Reduction", "compute_weighted_loss", "match_dtype_and_rank", "get", "serialize", "deserialize",
+    "Loss", "LossFunctionWrapper", "Reduction", "compute_weighted_loss", "match_dtype_and_rank", "apply_mask",
+    "apply_valid_mask", "squeeze_or_expand_dimensions", "is_categorical_crossentropy", "get", "serialize", "deserialize",
     "MeanSquaredError", "MeanAbsoluteError", "MeanAbsolutePercentageError", "MeanSquaredLogarithmicError",
     "BinaryCrossentropy", "CategoricalCrossentropy", "SparseCategoricalCrossentropy", "Hinge", "SquaredHinge",
     "CategoricalHinge", "LogCosh", "KLDivergence", "Poisson", "CosineSimilarity", "Huber",

@@ -74,6 +74,22 @@ kld = KLD = kullback_leibler_divergence = kl_divergence
 logcosh = log_cosh
 cosine_proximity = cosine_similarity
 
+__all__ = [
+    "Metric", "Reduce", "Mean", "Sum", "MeanMetricWrapper", "Accuracy", "BinaryAccuracy", "CategoricalAccuracy",
+    "SparseCategoricalAccuracy", "TopKCategoricalAccuracy", "SparseTopKCategoricalAccuracy", "MeanSquaredError",
+    "MeanAbsoluteError", "MeanAbsolutePercentageError", "MeanSquaredLogarithmicError", "RootMeanSquaredError",
+    "BinaryCrossentropy", "CategoricalCrossentropy", "SparseCategoricalCrossentropy", "Hinge", "SquaredHinge",
+    "CategoricalHinge", "LogCoshError", "KLDivergence", "Poisson", "CosineSimilarity", "AUC", "Precision", "Recall",
+    "TruePositives", "FalsePositives", "TrueNegatives", "FalseNegatives", "MeanIoU", "get", "serialize",
+    "deserialize", "resolve_metric", "accuracy", "acc", "ACC", "binary_accuracy", "categorical_accuracy",
+    "sparse_categorical_accuracy", "top_k_categorical_accuracy", "sparse_top_k_categorical_accuracy",
+    "mean_squared_error", "mse", "MSE", "mean_absolute_error", "mae", "MAE", "mean_absolute_percentage_error",
+    "mape", "MAPE", "mean_squared_logarithmic_error", "msle", "MSLE", "binary_crossentropy", "bce", "BCE",
+    "categorical_crossentropy", "sparse_categorical_crossentropy", "kl_divergence", "kullback_leibler_divergence",
+    "kld", "KLD", "poisson", "cosine_similarity", "cosine_proximity", "hinge", "squared_hinge", "categorical_hinge",
+    "log_cosh", "logcosh",
+]
+
 _CLASSES = (
     Metric, Reduce, Mean, Sum, MeanMetricWrapper, Accuracy, BinaryAccuracy, CategoricalAccuracy,
     SparseCategoricalAccuracy, TopKCategoricalAccuracy, SparseTopKCategoricalAccuracy, MeanSquaredError,
