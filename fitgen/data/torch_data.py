@@ -122,6 +122,7 @@ class DataLoaderSource(StreamSource):
 
     def __init__(self, loader, as_numpy=True):
         self.loader, self.as_numpy = loader, bool(as_numpy)
+        self.keeps_tensors = not self.as_numpy
         try:
             self.num_batches = len(loader)
         except TypeError:  # an IterableDataset without __len__

@@ -37,10 +37,13 @@ class StreamSource:
             worker's share (decided through `get_worker_info()`), as a torch IterableDataset does.
         runs_own_workers: True when the source parallelises itself (a torch DataLoader): the
             Prefetcher then iterates it in the caller's thread whatever `workers` says.
+        keeps_tensors: True to receive torch tensors as the stream made them; by default they become
+            NumPy arrays like every other source's batches.
     """
 
     shardable = False
     runs_own_workers = False
+    keeps_tensors = False
 
     def stream(self):
         raise NotImplementedError

@@ -26,7 +26,7 @@ from fitgen.data.pipeline import faults
 from fitgen.data.pipeline import shm
 
 _STREAM_KEY = 2 ** 32  # keeps stream seeds apart from (epoch, index) batch seeds
-_JOIN_GRACE = 1.0
+_JOIN_GRACE = 0.5
 
 
 class WorkerInfo:
@@ -105,7 +105,8 @@ class _WorkerState:
         try:
             batch = self.produce(epoch, index)
             if slots is None:
-                payload = shm.map_structure(shm.to_numpy_leaf, batch)
+                keep = getattr(self.source, "keeps_tensors", False)
+                payload = batch if keep else shm.map_structure(shm.to_numpy_leaf, batch)
             else:
                 payload = slots.write(ticket, batch, index)
         except StopIteration:
