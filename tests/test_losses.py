@@ -348,3 +348,20 @@ def test_no_warnings_on_plain_path():
         warnings.simplefilter("error")
         losses.CategoricalCrossentropy()(ONE_HOT, PROBS)
         losses.BinaryCrossentropy()(BIN_T, BIN_P)
+
+
+def test_sparse_categorical_crossentropy_ignore_class_averages_over_kept_labels():
+    per_sample = losses.sparse_categorical_crossentropy(SPARSE, PROBS)
+    kept = losses.sparse_categorical_crossentropy(torch.tensor([1, -1, 2, 1]), PROBS, ignore_class=-1)
+    check(kept, [per_sample[0].item(), 0.0, per_sample[2].item(), per_sample[3].item()])
+    reduced = losses.SparseCategoricalCrossentropy(ignore_class=-1)(torch.tensor([1, -1, 2, 1]), PROBS)
+    check(reduced, (per_sample[0] + per_sample[2] + per_sample[3]).item() / 3)
+
+
+def test_subclassing_loss():
+    class DoubleMAE(losses.Loss):
+        def call(self, y_true, y_pred):
+            return 2 * torch.mean(torch.abs(y_true - y_pred), dim=-1)
+    loss = DoubleMAE(name="double_mae")
+    check(loss(T([[0.0], [0.0]]), T([[1.0], [3.0]]), sample_weight=T([1.0, 0.0])), 1.0)
+    assert loss.get_config() == {"reduction": "auto", "name": "double_mae"}
