@@ -1,0 +1,21 @@
+"""`History`: records every epoch's logs; `fit` always attaches one and returns it."""
+from fitgen.callbacks.callback import Callback
+
+
+class History(Callback):
+    """Records events into a `History` object: `history.history['loss']`, `history.epoch`, `history.params`."""
+
+    def __init__(self):
+        super().__init__()
+        self.history = {}
+        self.epoch = []
+
+    def on_train_begin(self, logs=None):
+        self.epoch = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epoch.append(epoch)
+        for key, value in (logs or {}).items():
+            self.history.setdefault(key, []).append(value)
+        if self.model is not None:
+            self.model.history = self

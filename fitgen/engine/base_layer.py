@@ -1,0 +1,408 @@
+"""`Layer`: a Keras 2 layer that is a torch.nn.Module.
+
+Weights are torch parameters in whatever layout the torch kernel wants (e.g. Conv2D keeps (out, in, kh, kw));
+each one is described by a `LayerWeight` that converts to and from Keras's layout, so `get_weights()`,
+`set_weights()`, HDF5 files and optimizer slots all speak Keras shapes while the forward pass runs on
+torch's native layout with no per-step conversion.
+"""
+import inspect
+
+import numpy as np
+import torch
+from torch import nn
+
+from fitgen import backend
+from fitgen.engine import keras_tensor
+from fitgen.utils.generic_utils import to_snake_case
+
+_ALLOWED_KWARGS = {"input_dim", "input_shape", "batch_input_shape", "batch_size", "weights",
+                   "activity_regularizer", "autocast", "implementation", "dynamic", "input_length"}
+
+# While a model step runs, add_loss() appends here (see `collect_losses`); outside it, to the layer itself.
+_LOSS_COLLECTORS = []
+
+
+class Layout:
+    """How one weight's torch tensor maps to Keras's layout. The identity by default."""
+
+    def to_keras(self, tensor):
+        return tensor
+
+    def from_keras(self, tensor):
+        return tensor
+
+    def torch_shape(self, keras_shape):
+        return tuple(keras_shape)
+
+
+class Permute(Layout):
+    """torch tensor = Keras tensor permuted by `perm` (e.g. Conv2D: (kh, kw, in, out) -> (out, in, kh, kw))."""
+
+    def __init__(self, perm):
+        self.perm = tuple(perm)
+        self.inverse = tuple(int(i) for i in np.argsort(perm))
+
+    def to_keras(self, tensor):
+        return tensor.permute(self.inverse)
+
+    def from_keras(self, tensor):
+        return tensor.permute(self.perm).contiguous()
+
+    def torch_shape(self, keras_shape):
+        return tuple(keras_shape[i] for i in self.perm)
+
+
+class LayerWeight:
+    """One Keras weight: a name, a torch tensor, its layout, and its regularizer and constraint.
+
+    Acts like a Keras 2 variable for user code: `.shape` is Keras's shape, `.numpy()` gives the value in Keras
+    layout, `K.get_value(w)` / `K.set_value(w, value)` work, and `.name` is `layer/kernel:0`.
+    """
+
+    def __init__(self, layer, name, tensor, trainable, layout, regularizer=None, constraint=None):
+        self.layer = layer
+        self.weight_name = name
+        self.tensor = tensor
+        self._trainable = trainable
+        self.layout = layout
+        self.regularizer = regularizer
+        self.constraint = constraint
+
+    @property
+    def name(self):
+        return f"{self.path}:0"
+
+    @property
+    def path(self):
+        """`dense/kernel`: the name optimizers and files use (tf-keras writes `dense/kernel:0`)."""
+        return f"{self.layer.name}/{self.weight_name}"
+
+    @property
+    def trainable(self):
+        return self._trainable and self.layer.trainable
+
+    @property
+    def shape(self):
+        return tuple(self.to_keras(self.tensor).shape)
+
+    @property
+    def dtype(self):
+        return str(self.tensor.dtype).replace("torch.", "")
+
+    def to_keras(self, tensor):
+        return self.layout.to_keras(tensor)
+
+    def from_keras(self, tensor):
+        return self.layout.from_keras(tensor)
+
+    def keras_view(self):
+        return self.to_keras(self.tensor)
+
+    def numpy(self):
+        return self.to_keras(self.tensor.detach()).cpu().numpy().copy()
+
+    def assign(self, value):
+        value = value.numpy() if hasattr(value, "numpy") and not isinstance(value, torch.Tensor) else value
+        value = torch.as_tensor(np.asarray(value.detach().cpu() if isinstance(value, torch.Tensor) else value))
+        if tuple(value.shape) != self.shape:
+            raise ValueError(f"Weight {self.name} has shape {self.shape}; cannot assign a value of shape "
+                             f"{tuple(value.shape)}.")
+        with torch.no_grad():
+            self.tensor.copy_(self.from_keras(value.to(self.tensor.dtype)))
+
+    def __array__(self, dtype=None, copy=None):
+        return self.numpy().astype(dtype) if dtype else self.numpy()
+
+    def __repr__(self):
+        return f"<LayerWeight {self.name} shape={self.shape} trainable={self.trainable}>"
+
+
+class collect_losses:
+    """Context in which `add_loss` calls of every layer land in one list (used by the training step)."""
+
+    def __enter__(self):
+        self.losses = []
+        _LOSS_COLLECTORS.append(self.losses)
+        return self.losses
+
+    def __exit__(self, *exc):
+        _LOSS_COLLECTORS.pop()
+
+
+class Layer(nn.Module):
+    """Base class of every fitgen layer; a torch.nn.Module with Keras 2's layer API.
+
+    Subclasses create weights in `build(input_shape)` with `add_weight` and compute in `call(inputs)`.
+    Calling a layer on a symbolic `Input` tensor records a node of the functional graph; calling it on a
+    torch tensor runs it.
+
+    Args:
+        trainable: whether the layer's weights are updated by training.
+        name: the layer name; by default the snake-case class name made unique (`dense`, `dense_1`, ...).
+        dtype: the layer's float type (default `fitgen.backend.floatx()`).
+        input_shape / batch_input_shape / input_dim / batch_size: the model input's shape when this layer
+            is the first of a Sequential model, as in Keras.
+    """
+
+    def __init__(self, trainable=True, name=None, dtype=None, **kwargs):
+        super().__init__()
+        unknown = set(kwargs) - _ALLOWED_KWARGS
+        if unknown:
+            raise TypeError(f"Keyword argument not understood: {sorted(unknown)[0]!r} "
+                            f"(layer {type(self).__name__}).")
+        self.name = name or backend.unique_object_name(to_snake_case(type(self).__name__))
+        self._trainable = trainable
+        self.dtype = dtype.name if isinstance(dtype, np.dtype) else (dtype or backend.floatx())
+        self.built = False
+        self.supports_masking = False
+        self._layer_weights = []
+        self._own_losses = []
+        self._inbound_nodes = []
+        self._initial_weights = kwargs.get("weights")
+        from fitgen import regularizers
+        self.activity_regularizer = regularizers.get(kwargs.get("activity_regularizer"))
+        self._batch_input_shape = _batch_input_shape_from(kwargs)
+        self._call_accepts_training = "training" in inspect.signature(self.call).parameters
+
+    # ----------------------------------------------------------------------------------------- weights
+    def add_weight(self, name, shape, dtype=None, initializer="glorot_uniform", regularizer=None,
+                   trainable=True, constraint=None, layout=None):
+        """Creates a weight of Keras shape `shape`, initialised as Keras would, stored in `layout`.
+
+        Returns the torch tensor (a Parameter when trainable, a buffer otherwise) that `call` computes with.
+        """
+        from fitgen import constraints, initializers, regularizers
+        layout = layout or Layout()
+        shape = tuple(int(d) for d in shape)
+        value = initializers.get(initializer)(shape, dtype=dtype or self.dtype)
+        value = torch.as_tensor(value, dtype=backend.torch_dtype(dtype or self.dtype))
+        value = layout.from_keras(value).contiguous()
+        attribute = _unique_attribute(self, name)
+        if trainable:
+            tensor = nn.Parameter(value)
+            self.register_parameter(attribute, tensor)
+            tensor.requires_grad_(self.trainable)
+        else:
+            tensor = value
+            self.register_buffer(attribute, tensor)
+        weight = LayerWeight(self, name, tensor, trainable, layout, regularizers.get(regularizer),
+                             constraints.get(constraint))
+        weight.attribute = attribute
+        self._layer_weights.append(weight)
+        return tensor
+
+    def _sync_tensors(self):
+        # Module.to()/cuda() replace buffers (and, for some dtypes, parameters): re-point our records.
+        for weight in self._layer_weights:
+            weight.tensor = getattr(self, weight.attribute)
+
+    def _apply(self, fn, *args, **kwargs):
+        result = super()._apply(fn, *args, **kwargs)
+        for module in self.modules():
+            if isinstance(module, Layer):
+                module._sync_tensors()
+        return result
+
+    @property
+    def trainable(self):
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value):
+        value = bool(value)
+        for layer in self._flatten_layers():
+            layer._trainable = value
+            for weight in layer._layer_weights:
+                if isinstance(weight.tensor, nn.Parameter):
+                    weight.tensor.requires_grad_(weight.trainable)
+
+    def _flatten_layers(self):
+        """This layer and every Layer nested in it, each once, in creation order."""
+        seen, out = set(), []
+        for module in self.modules():
+            if isinstance(module, Layer) and id(module) not in seen:
+                seen.add(id(module))
+                out.append(module)
+        return out
+
+    def _own_and_nested_weights(self):
+        weights = list(self._layer_weights)
+        for layer in self._flatten_layers()[1:]:
+            weights.extend(layer._layer_weights)
+        return weights
+
+    @property
+    def weights(self):
+        """All weights, trainable first, as Keras orders them (`get_weights()` follows this order)."""
+        return self.trainable_weights + self.non_trainable_weights
+
+    @property
+    def trainable_weights(self):
+        return [w for w in self._own_and_nested_weights() if w.trainable]
+
+    @property
+    def non_trainable_weights(self):
+        return [w for w in self._own_and_nested_weights() if not w.trainable]
+
+    variables = weights
+    trainable_variables = trainable_weights
+    non_trainable_variables = non_trainable_weights
+
+    def get_weights(self):
+        """The layer's weights as NumPy arrays in Keras's order and shapes."""
+        return [w.numpy() for w in self.weights]
+
+    def set_weights(self, weights):
+        """Sets the weights from NumPy arrays in Keras's order and shapes (as `get_weights` returns them)."""
+        params = self.weights
+        weights = list(weights)
+        if len(params) != len(weights):
+            raise ValueError(
+                f'You called `set_weights(weights)` on layer "{self.name}" with a weight list of length '
+                f"{len(weights)}, but the layer was expecting {len(params)} weights. Expected shapes: "
+                f"{[w.shape for w in params]}; received shapes: {[np.shape(w) for w in weights]}.")
+        for param, value in zip(params, weights):
+            if tuple(np.shape(value)) != param.shape:
+                raise ValueError(f"Layer weight shape {param.shape} not compatible with provided weight shape "
+                                 f"{tuple(np.shape(value))} (layer {self.name!r}, weight {param.name}).")
+        for param, value in zip(params, weights):
+            param.assign(value)
+
+    def count_params(self):
+        if not self.built:
+            raise ValueError(f"You tried to call `count_params` on layer {self.name}, but the layer isn't built. "
+                             "You can build it manually via: `layer.build(batch_input_shape)`.")
+        return int(sum(np.prod(w.shape) for w in self.weights))
+
+    # ------------------------------------------------------------------------------------------ losses
+    def add_loss(self, loss):
+        """Adds a loss term (a tensor, or a zero-argument callable) to the training objective."""
+        if _LOSS_COLLECTORS:
+            _LOSS_COLLECTORS[-1].append(loss() if callable(loss) else loss)
+        else:
+            self._own_losses.append(loss)
+
+    @property
+    def losses(self):
+        """Regularisation penalties of this layer's (and nested layers') weights, plus added losses."""
+        out = [w.regularizer(w.keras_view()) for w in self._own_and_nested_weights() if w.regularizer]
+        out.extend(l() if callable(l) else l for l in self._own_losses)
+        return out
+
+    # ----------------------------------------------------------------------------------------- calling
+    def build(self, input_shape):
+        """Creates the weights for inputs of `input_shape` (batch axis included, maybe None)."""
+        self.built = True
+
+    def call(self, inputs, **kwargs):
+        return inputs
+
+    def _maybe_build(self, input_shape, device=None):
+        if not self.built:
+            self.build(input_shape)
+            self.built = True
+            if self._initial_weights is not None:
+                self.set_weights(self._initial_weights)
+                self._initial_weights = None
+            if device is not None:
+                self.to(device)
+
+    def __call__(self, inputs, *args, **kwargs):
+        if keras_tensor.is_symbolic(inputs):
+            return keras_tensor.call_symbolic(self, inputs, args, kwargs)
+        if not self.built:
+            self._maybe_build(keras_tensor.shape_of(inputs), keras_tensor.device_of(inputs))
+        if "training" in kwargs and not self._call_accepts_training:
+            kwargs.pop("training")
+        outputs = super().__call__(inputs, *args, **kwargs)
+        if self.activity_regularizer is not None:
+            first = outputs[0] if isinstance(outputs, (list, tuple)) else outputs
+            self.add_loss(self.activity_regularizer(first) / first.shape[0])
+        return outputs
+
+    def forward(self, inputs, *args, **kwargs):
+        return self.call(inputs, *args, **kwargs)
+
+    def compute_output_shape(self, input_shape):
+        """Output shape for `input_shape`; by default found by running the layer on placeholder data."""
+        return keras_tensor.infer_output_spec(self, input_shape)[0]
+
+    # ----------------------------------------------------------------------------------- graph access
+    def _node_tensors(self, attribute, node_index):
+        if not self._inbound_nodes:
+            raise AttributeError(f"Layer {self.name} is not connected, no input to return.")
+        if node_index >= len(self._inbound_nodes):
+            raise ValueError(f"Asked to get {attribute} at node {node_index}, but the layer has only "
+                             f"{len(self._inbound_nodes)} inbound nodes.")
+        return getattr(self._inbound_nodes[node_index], attribute)
+
+    @property
+    def input(self):
+        return self._node_tensors("input_tensors", 0)
+
+    @property
+    def output(self):
+        return self._node_tensors("output_tensors", 0)
+
+    def get_input_at(self, node_index):
+        return self._node_tensors("input_tensors", node_index)
+
+    def get_output_at(self, node_index):
+        return self._node_tensors("output_tensors", node_index)
+
+    @property
+    def input_shape(self):
+        return keras_tensor.shape_of(self.input)
+
+    @property
+    def output_shape(self):
+        return keras_tensor.shape_of(self.output)
+
+    # --------------------------------------------------------------------------------------- config
+    def get_config(self):
+        """The constructor arguments that rebuild this layer (Keras 2 layer config)."""
+        config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
+        if self._batch_input_shape is not None:
+            config["batch_input_shape"] = list(self._batch_input_shape)
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+    # torch's Module.__setattr__/__getattr__ are kept; `name` stays an ordinary attribute.
+
+
+def _unique_attribute(module, name):
+    base = name.replace("/", "_").replace(":", "_")
+    attribute, k = base, 1
+    while hasattr(module, attribute):
+        attribute, k = f"{base}_{k}", k + 1
+    return attribute
+
+
+def _module_device(module, default=None):
+    for tensor in module.parameters():
+        return tensor.device
+    for tensor in module.buffers():
+        return tensor.device
+    return default
+
+
+def _batch_input_shape_from(kwargs):
+    if kwargs.get("batch_input_shape") is not None:
+        return tuple(kwargs["batch_input_shape"])
+    batch = kwargs.get("batch_size")
+    if kwargs.get("input_shape") is not None:
+        return (batch,) + tuple(kwargs["input_shape"])
+    if kwargs.get("input_dim") is not None:
+        length = kwargs.get("input_length")
+        if length is not None:
+            return (batch, length, kwargs["input_dim"])
+        return (batch, kwargs["input_dim"])
+    if kwargs.get("input_length") is not None:
+        return (batch, kwargs["input_length"])
+    return None

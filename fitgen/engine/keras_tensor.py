@@ -1,0 +1,222 @@
+"""Symbolic tensors, graph nodes and `Input`: what the functional API records when layers are called.
+
+A `KerasTensor` holds a shape (batch axis None) and dtype, and remembers which layer call (node) made it.
+Output shapes come from the layer's `compute_output_shape`; the default runs the layer once on small
+placeholder data (twice, with two sizes, to tell which free axes stay free), as Keras infers shapes for
+Lambda layers.
+"""
+import numpy as np
+import torch
+
+from fitgen import backend
+
+
+class KerasTensor:
+    """A symbolic tensor of the functional API: `Input((784,))`, `Dense(10)(x)`."""
+
+    def __init__(self, shape, dtype="float32", layer=None, node_index=0, tensor_index=0, name=None):
+        self.shape = tuple(None if d is None else int(d) for d in shape)
+        self.dtype = dtype
+        self._keras_history = (layer, node_index, tensor_index)
+        self.name = name or (f"{layer.name}/output_{tensor_index}" if layer is not None else "tensor")
+
+    @property
+    def node(self):
+        layer, node_index, _ = self._keras_history
+        return layer._inbound_nodes[node_index]
+
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+    def __repr__(self):
+        return f"<KerasTensor shape={self.shape} dtype={self.dtype} (created by layer '{self._keras_history[0].name}')>"
+
+    def __len__(self):
+        raise TypeError("A symbolic KerasTensor has no length; use `.shape`.")
+
+    def __bool__(self):
+        raise TypeError("A symbolic KerasTensor cannot be used as a Python bool.")
+
+
+class Node:
+    """One call of a layer on symbolic inputs: the inputs (any nesting), extra call arguments, outputs."""
+
+    def __init__(self, layer, input_structure, args, kwargs, output_structure):
+        self.layer = layer
+        self.input_structure = input_structure
+        self.args = args
+        self.kwargs = kwargs
+        self.output_structure = output_structure
+        self.inbound_tensors = flatten(input_structure)
+        self.outputs = flatten(output_structure)
+
+    @property
+    def input_tensors(self):
+        return self.input_structure
+
+    @property
+    def output_tensors(self):
+        return self.output_structure
+
+    @property
+    def parent_nodes(self):
+        return [t.node for t in self.inbound_tensors if t._keras_history[0] is not None]
+
+
+def flatten(structure):
+    if isinstance(structure, (list, tuple)):
+        return [leaf for item in structure for leaf in flatten(item)]
+    if isinstance(structure, dict):
+        return [leaf for key in structure for leaf in flatten(structure[key])]
+    return [structure]
+
+
+def map_structure(fn, structure):
+    if isinstance(structure, list):
+        return [map_structure(fn, s) for s in structure]
+    if isinstance(structure, tuple):
+        return tuple(map_structure(fn, s) for s in structure)
+    if isinstance(structure, dict):
+        return {k: map_structure(fn, v) for k, v in structure.items()}
+    return fn(structure)
+
+
+def is_symbolic(inputs):
+    return any(isinstance(t, KerasTensor) for t in flatten(inputs))
+
+
+def shape_of(inputs):
+    """The shape (or nested shapes) of tensors, arrays or KerasTensors, as tuples."""
+    if isinstance(inputs, (list, tuple)) and inputs and not isinstance(inputs[0], (int, type(None))):
+        return [shape_of(t) for t in inputs]
+    if isinstance(inputs, dict):
+        return {k: shape_of(v) for k, v in inputs.items()}
+    shape = getattr(inputs, "shape", None)
+    return tuple(shape) if shape is not None else None
+
+
+def device_of(inputs):
+    for t in flatten(inputs):
+        if isinstance(t, torch.Tensor):
+            return t.device
+    return None
+
+
+def _placeholder(shape, dtype, free_size):
+    concrete = tuple(2 if i == 0 else (free_size if d is None else d) for i, d in enumerate(shape))
+    torch_dtype = backend.torch_dtype(dtype)
+    if torch_dtype.is_floating_point:
+        generator = torch.Generator().manual_seed(0)
+        return torch.rand(concrete, generator=generator, dtype=torch_dtype) * 0.5 + 0.25
+    return torch.zeros(concrete, dtype=torch_dtype)
+
+
+def infer_output_spec(layer, input_specs, args=(), kwargs=None, dtypes=None):
+    """(shapes, dtypes) of the layer's outputs for inputs of the given shapes, by running it twice.
+
+    Axes that change between two placeholder sizes of the free (None) input axes are reported as None.
+    """
+    kwargs = dict(kwargs or {})
+    dtypes = dtypes if dtypes is not None else map_structure(lambda _: layer.dtype, input_specs)
+    results = []
+    was_training = layer.training
+    layer.eval()
+    try:
+        with torch.no_grad():
+            for free_size in (3, 5):
+                placeholders = _map_shapes(lambda s, d: _placeholder(s, d, free_size), input_specs, dtypes)
+                device = next(iter(layer.parameters()), torch.zeros(())).device
+                placeholders = map_structure(lambda t: t.to(device), placeholders)
+                out = layer.call(placeholders, *args, **kwargs) if layer.built else layer(placeholders, *args, **kwargs)
+                results.append(out)
+    finally:
+        layer.train(was_training)
+
+    def spec(a, b):
+        shape = tuple(None if (i == 0 or x != y) else x for i, (x, y) in enumerate(zip(a.shape, b.shape)))
+        return shape, str(a.dtype).replace("torch.", "")
+
+    pairs = _zip_structures(results[0], results[1], spec)
+    return map_structure(lambda p: p[0], pairs), map_structure(lambda p: p[1], pairs)
+
+
+def _map_shapes(fn, shapes, dtypes):
+    if isinstance(shapes, tuple) and all(d is None or isinstance(d, int) for d in shapes):
+        return fn(shapes, dtypes)
+    if isinstance(shapes, dict):
+        return {k: _map_shapes(fn, shapes[k], dtypes[k]) for k in shapes}
+    return [_map_shapes(fn, s, d) for s, d in zip(shapes, dtypes)]
+
+
+def _zip_structures(a, b, fn):
+    if isinstance(a, (list, tuple)):
+        return type(a)(_zip_structures(x, y, fn) for x, y in zip(a, b))
+    if isinstance(a, dict):
+        return {k: _zip_structures(a[k], b[k], fn) for k in a}
+    return fn(a, b)
+
+
+def _is_shape(value):
+    return isinstance(value, tuple) and all(d is None or isinstance(d, (int, np.integer)) for d in value)
+
+
+def call_symbolic(layer, inputs, args, kwargs):
+    """Records `layer(inputs)` on KerasTensors as a node and returns the symbolic outputs."""
+    input_shapes = map_structure(lambda t: t.shape, inputs)
+    input_dtypes = map_structure(lambda t: t.dtype, inputs)
+    kwargs = {k: v for k, v in kwargs.items() if not (k == "training" and not layer._call_accepts_training)}
+    if not layer.built:
+        layer._maybe_build(_shapes_arg(input_shapes))
+    output_shapes, output_dtypes = _output_spec(layer, input_shapes, input_dtypes, args, kwargs)
+    node_index = len(layer._inbound_nodes)
+    counter = iter(range(10 ** 6))
+
+    def make(shape_and_dtype):
+        shape, dtype = shape_and_dtype
+        return KerasTensor(shape, dtype, layer, node_index, next(counter))
+
+    pairs = _zip_structures(output_shapes, output_dtypes, lambda s, d: (s, d)) if not _is_shape(output_shapes) \
+        else (output_shapes, output_dtypes)
+    outputs = make(pairs) if _is_shape(output_shapes) else _map_pairs(make, pairs)
+    layer._inbound_nodes.append(Node(layer, inputs, args, kwargs, outputs))
+    return outputs
+
+
+def _map_pairs(fn, pairs):
+    if isinstance(pairs, tuple) and len(pairs) == 2 and _is_shape(pairs[0]):
+        return fn(pairs)
+    if isinstance(pairs, dict):
+        return {k: _map_pairs(fn, v) for k, v in pairs.items()}
+    return type(pairs)(_map_pairs(fn, p) for p in pairs) if isinstance(pairs, (list, tuple)) else fn(pairs)
+
+
+def _shapes_arg(shapes):
+    # Layers receive a plain tuple for one input and a list of tuples for several, as in Keras.
+    return shapes if _is_shape(shapes) else (list(shapes) if isinstance(shapes, (list, tuple)) else shapes)
+
+
+def _output_spec(layer, input_shapes, input_dtypes, args, kwargs):
+    from fitgen.engine.base_layer import Layer
+    own = type(layer).compute_output_shape is not Layer.compute_output_shape
+    if own and not args and not kwargs:
+        shapes = layer.compute_output_shape(_shapes_arg(input_shapes))
+        shapes = _normalise_shapes(shapes)
+        dtypes = map_structure(lambda _: _output_dtype(layer, input_dtypes), shapes) if not _is_shape(shapes) \
+            else _output_dtype(layer, input_dtypes)
+        return shapes, dtypes
+    return infer_output_spec(layer, input_shapes, args, kwargs, dtypes=input_dtypes)
+
+
+def _output_dtype(layer, input_dtypes):
+    return getattr(layer, "output_dtype", None) or layer.dtype
+
+
+def _normalise_shapes(shapes):
+    if _is_shape(shapes):
+        return tuple(None if d is None else int(d) for d in shapes)
+    if isinstance(shapes, list) and shapes and all(d is None or isinstance(d, (int, np.integer)) for d in shapes):
+        return tuple(shapes)
+    if isinstance(shapes, dict):
+        return {k: _normalise_shapes(v) for k, v in shapes.items()}
+    return [_normalise_shapes(s) for s in shapes]

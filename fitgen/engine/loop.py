@@ -1,0 +1,59 @@
+"""The one epoch loop. fit, fit_generator, evaluate, predict and validation all run through `run_epoch`;
+data kinds differ only in the adapter that yields the batches.
+"""
+import time
+
+import torch
+
+from fitgen.engine.step import batch_size_of
+
+
+def run_epoch(batches, step_fn, callbacks, mode, metrics=None, model=None, outputs_sink=None):
+    """Runs `step_fn` on every batch of one epoch, calling the batch hooks of `mode` ('train'|'test'|'predict').
+
+    Returns the number of batches run. Stops early when `model.stop_training` is set by a callback (train).
+    """
+    begin, end = f"on_{mode}_batch_begin", f"on_{mode}_batch_end"
+    wants_begin, wants_end = callbacks.wants(begin), callbacks.wants(end)
+    steps = 0
+    for step, batch in enumerate(batches):
+        x = batch[0]
+        size = batch_size_of(x)
+        if wants_begin:
+            callbacks.on_batch_begin(mode, step, {"batch": step, "size": size})
+        if mode == "predict":
+            outputs = step_fn(x)
+            outputs_sink(outputs)
+            if wants_end:
+                callbacks.on_batch_end(mode, step, {"batch": step, "size": size, "outputs": outputs})
+        else:
+            total, per_output, outputs = step_fn(*batch)
+            metrics.update(size, total, per_output, batch[1], outputs, batch[2])
+            if wants_end:
+                callbacks.on_batch_end(mode, step, _batch_logs(metrics, step, size))
+        steps += 1
+        if mode == "train" and model.stop_training:
+            break
+    return steps
+
+
+def _batch_logs(metrics, step, size):
+    def materialise():
+        logs = {"batch": step, "size": size}
+        logs.update(metrics.results())
+        return logs
+    return materialise
+
+
+class Stopwatch:
+    """Wall time of a phase; used for the data-wait share the bar shows."""
+
+    def __init__(self):
+        self.start = time.perf_counter()
+
+    def elapsed(self):
+        return time.perf_counter() - self.start
+
+
+def no_grad_if(condition):
+    return torch.no_grad() if condition else torch.enable_grad()

@@ -1,0 +1,134 @@
+"""One batch on the device: train_step, test_step, predict_step, and the epoch's running metrics.
+
+Kept as thin as a hand-written PyTorch loop: no host sync inside a step (the loss and every metric
+accumulate on the device; they are read only when the bar redraws, a callback asks, or the epoch ends).
+"""
+import torch
+
+from fitgen.engine.base_layer import collect_losses
+from fitgen.engine.compile_utils import output_loss
+
+
+def _total_loss(model, specs, y, outputs, sw, added_losses):
+    total = None
+    per_output = []
+    for spec, y_true, y_pred, weight in zip(specs, y, outputs, sw):
+        if spec.loss_fn is None or y_true is None:
+            per_output.append(None)
+            continue
+        value = output_loss(spec, y_true, y_pred, weight)
+        per_output.append(value)
+        scaled = value if spec.loss_weight == 1.0 else value * spec.loss_weight
+        total = scaled if total is None else total + scaled
+    for weight, regularizer in model._regularized_weights:
+        penalty = regularizer(weight.keras_view())
+        total = penalty if total is None else total + penalty
+    for extra in added_losses:
+        total = extra if total is None else total + extra
+    if total is None:
+        raise ValueError("No loss to compute: the model was compiled without a loss for any output that received "
+                         "target data. Provide `y` for the outputs that have a loss.")
+    return total, per_output
+
+
+def make_train_step(model):
+    """A function (x, y, sample_weight) -> (loss, per-output losses, outputs) that updates the weights once."""
+    specs = model._output_specs
+    optimizer = model.optimizer
+    constrained = [w for w in model.trainable_weights if w.constraint is not None]
+
+    def train_step(x, y, sw):
+        params = model._trainable_tensors
+        with collect_losses() as added:
+            outputs = model._forward(x)
+        total, per_output = _total_loss(model, specs, y, outputs, sw, added)
+        for param in params:
+            param.grad = None
+        total.backward()
+        optimizer.apply_gradients()
+        if constrained:
+            with torch.no_grad():
+                for weight in constrained:
+                    weight.tensor.copy_(weight.from_keras(weight.constraint(weight.keras_view())))
+        return total.detach(), per_output, outputs
+
+    return train_step
+
+
+def make_test_step(model):
+    specs = model._output_specs
+
+    def test_step(x, y, sw):
+        with torch.inference_mode(), collect_losses() as added:
+            outputs = model._forward(x)
+            total, per_output = _total_loss(model, specs, y, outputs, sw, added)
+        return total, per_output, outputs
+
+    return test_step
+
+
+def make_predict_step(model):
+    def predict_step(x):
+        with torch.inference_mode():
+            return model._forward(x)
+    return predict_step
+
+
+class EpochMetrics:
+    """Running means over an epoch, as tf-keras reports them: loss weighted by batch size, metrics stateful."""
+
+    def __init__(self, specs, metrics_names):
+        self.specs = specs
+        self.metrics_names = metrics_names
+        self.multi = len(specs) > 1
+        self.reset()
+
+    def reset(self):
+        self.loss_sum = None
+        self.output_sums = [None] * len(self.specs)
+        self.count = 0
+        for spec in self.specs:
+            for metric in spec.metrics + spec.weighted_metrics:
+                metric.reset_state()
+
+    def update(self, batch_size, total, per_output, y, outputs, sw):
+        with torch.no_grad():
+            weighted = total.detach() * batch_size
+            self.loss_sum = weighted if self.loss_sum is None else self.loss_sum + weighted
+            if self.multi:
+                for index, value in enumerate(per_output):
+                    if value is not None:
+                        value = value.detach() * batch_size
+                        current = self.output_sums[index]
+                        self.output_sums[index] = value if current is None else current + value
+            for spec in self.specs:
+                if not (spec.metrics or spec.weighted_metrics):
+                    continue
+                y_true, y_pred = y[spec.index], outputs[spec.index].detach()
+                if y_true is None:
+                    continue
+                for metric in spec.metrics:
+                    metric.update_state(y_true, y_pred)
+                for metric in spec.weighted_metrics:
+                    metric.update_state(y_true, y_pred, sample_weight=sw[spec.index])
+        self.count += batch_size
+
+    def results(self):
+        """The epoch's values so far as Python floats, in metrics_names order (one host sync)."""
+        if not self.count:
+            return {}
+        values = [self.loss_sum / self.count]
+        if self.multi:
+            values += [s / self.count for s in self.output_sums if s is not None]
+        for spec in self.specs:
+            values += [m.result() for m in spec.metrics + spec.weighted_metrics]
+        values = torch.stack([v.detach().to(torch.float64).reshape(()).cpu() if isinstance(v, torch.Tensor)
+                              else torch.tensor(float(v), dtype=torch.float64) for v in values]).tolist()
+        return dict(zip(self.metrics_names, values))
+
+
+def batch_size_of(x):
+    for tensor in x:
+        if tensor is not None:
+            return int(tensor.shape[0])
+    return 1

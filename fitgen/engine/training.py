@@ -1,0 +1,296 @@
+"""compile and the training front doors: fit, evaluate, predict, the *_on_batch methods and the *_generator
+aliases. Each one builds an adapter for the data and a callback list, then hands both to the one loop.
+"""
+import numpy as np
+import torch
+
+from fitgen import backend
+from fitgen import optimizers as optimizers_module
+from fitgen.callbacks.callback_list import CallbackList
+from fitgen.data import adapter as data_adapter
+from fitgen.engine import compile_utils
+from fitgen.engine.loop import run_epoch
+from fitgen.engine.step import EpochMetrics, make_predict_step, make_test_step, make_train_step
+
+_NOT_COMPILED = "You must compile your model before training/testing. Use `model.compile(optimizer, loss)`."
+
+
+class TrainingAPI:
+    """Mixin of `Model` holding Keras 2's training API."""
+
+    def _init_training_state(self):
+        self.optimizer = None
+        self.loss = None
+        self.compiled = False
+        self.stop_training = False
+        self.history = None
+        self._output_specs = None
+        self._train_step = None
+        self._explicit_device = None
+
+    # ----------------------------------------------------------------------------------------- compile
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None, sample_weight_mode=None,
+                weighted_metrics=None, target_tensors=None, run_eagerly=None, steps_per_execution=None,
+                jit_compile=None, **kwargs):
+        """Configures the model for training.
+
+        Args:
+            optimizer: name ('sgd', 'adam', ...) or a `fitgen.optimizers.Optimizer`.
+            loss: name, function `(y_true, y_pred)`, Loss instance; a list or dict (by output name) for several
+                outputs.
+            metrics: list of names/functions/Metric objects, a dict by output name, or a list per output.
+                `'acc'`/`'accuracy'` picks binary, categorical or sparse accuracy from the loss and output shape;
+                the log key is spelled as written.
+            loss_weights: list or dict of scalar weights of each output's loss in the total.
+            sample_weight_mode: None or 'temporal' (per output as list/dict) for (samples, timesteps) weights.
+            weighted_metrics: metrics that receive `sample_weight` / `class_weight`.
+
+        Raises:
+            ValueError: unknown optimizer, loss or metric names (listing the accepted ones), or loss/metric
+                dict keys that name no output.
+        """
+        unknown = set(kwargs) - {"distribute", "options", "pss_evaluation_shards"}
+        if unknown:
+            raise TypeError(f"Invalid keyword argument(s) in `compile()`: {sorted(unknown)}.")
+        if target_tensors is not None:
+            raise ValueError("`target_tensors` is not supported by fitgen: pass targets to `fit` instead.")
+        self.optimizer = optimizers_module.get(optimizer)
+        self.loss = loss
+        self._compile_args = dict(loss=loss, metrics=metrics, loss_weights=loss_weights,
+                                  sample_weight_mode=sample_weight_mode, weighted_metrics=weighted_metrics)
+        self.to(self._device())
+        if self._graph is not None:
+            self._finish_compile()
+        else:
+            self._output_specs = None  # a model without a graph yet finishes compile on its first data
+        self.compiled = True
+        self._train_step = None
+        self._optimizer_built = False
+
+    def _finish_compile(self):
+        args = self._compile_args
+        self._output_specs = compile_utils.build_outputs(self, args["loss"], args["loss_weights"],
+                                                         args["sample_weight_mode"], args["metrics"],
+                                                         args["weighted_metrics"])
+        for spec in self._output_specs:
+            for metric in spec.metrics + spec.weighted_metrics:
+                if hasattr(metric, "to"):
+                    metric.to(self._device())
+
+    @property
+    def metrics_names(self):
+        """['loss', '<output>_loss'..., metric names...] in the order evaluate/train_on_batch return values."""
+        if not self.compiled or self._output_specs is None:
+            return []
+        return compile_utils.metrics_names(self._output_specs)
+
+    @property
+    def metrics(self):
+        if self._output_specs is None:
+            return []
+        return [m for spec in self._output_specs for m in spec.metrics + spec.weighted_metrics]
+
+    def reset_metrics(self):
+        for metric in self.metrics:
+            metric.reset_state()
+
+    def _device(self):
+        if self._explicit_device is not None:
+            return self._explicit_device
+        for tensor in self.parameters():
+            return tensor.device
+        return backend.get_device()
+
+    def _assert_compiled(self):
+        if not self.compiled or self.optimizer is None:
+            raise RuntimeError(_NOT_COMPILED)
+
+    def _prepare_for(self, sample_x):
+        """Builds a Sequential/subclassed model from its first data, then finishes compile."""
+        if self._graph is None and hasattr(self, "_ensure_built"):
+            self._ensure_built(sample_x)
+        if self.compiled and self._output_specs is None and self._graph is not None:
+            self._finish_compile()
+
+    def _make_train_step(self):
+        if self._train_step is None:
+            self._regularized_weights = [(w, w.regularizer) for w in self.weights if w.regularizer is not None]
+            trainable = self.trainable_weights
+            self._trainable_tensors = [w.tensor for w in trainable]
+            self.optimizer.build(trainable)
+            self._train_step = make_train_step(self)
+        return self._train_step
+
+    # --------------------------------------------------------------------------------------------- fit
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose=1, callbacks=None, validation_split=0.,
+            validation_data=None, shuffle=True, class_weight=None, sample_weight=None, initial_epoch=0,
+            steps_per_epoch=None, validation_steps=None, validation_batch_size=None, validation_freq=1,
+            max_queue_size=10, workers=1, use_multiprocessing=False, **kwargs):
+        """Trains the model for a fixed number of epochs (iterations on a dataset).
+
+        Args:
+            x: input data: a NumPy array or torch tensor (or memmap, h5py Dataset, HDF5Matrix), a list of them
+                (one per input), a dict keyed by input name; or a generator, `Sequence`, torch Dataset or
+                DataLoader yielding `(x, y)` / `(x, y, sample_weight)` batches.
+            y: target data, like `x` (by output name for dicts). Not given when `x` yields batches.
+            batch_size: samples per gradient update (default 32).
+            epochs: index of the final epoch: training runs from `initial_epoch` to `epochs`.
+            verbose: 0 silent, 1 progress bar, 2 one line per epoch.
+            callbacks: list of `fitgen.callbacks.Callback`.
+            validation_split: fraction of the data (the LAST samples, before shuffling) held out for validation.
+            validation_data: `(x_val, y_val)` or `(x_val, y_val, val_sample_weight)`, or a generator/Sequence;
+                overrides validation_split.
+            shuffle: True (reshuffle each epoch), False, or 'batch' (shuffle batch-sized chunks; for HDF5 data).
+            class_weight: {class index: weight} multiplying the loss of each sample of that class.
+            sample_weight: per-sample weights (samples,), or (samples, timesteps) with
+                sample_weight_mode='temporal'.
+            initial_epoch: epoch at which to start (to resume a previous run).
+            steps_per_epoch: batches per epoch (required for plain generators).
+            validation_steps: validation batches per epoch for generator validation data.
+            validation_freq: validate every N epochs (int) or at the listed epochs (1-based container).
+            max_queue_size, workers, use_multiprocessing: the streaming engine's settings for generators and
+                Sequences (workers=0 runs them in the main thread).
+
+        Returns:
+            A `History` object: `history.history` maps 'loss', metrics and 'val_' twins to per-epoch lists.
+
+        Raises:
+            RuntimeError: the model was never compiled.
+            ValueError: data that does not fit the model, with the argument and the shapes named.
+        """
+        from fitgen.engine import fit_loop
+        if "nb_epoch" in kwargs:
+            import warnings
+            warnings.warn("The `nb_epoch` argument in `fit` has been renamed `epochs`.", stacklevel=2)
+            epochs = kwargs.pop("nb_epoch")
+        if kwargs:
+            raise TypeError(f"Unrecognized keyword arguments: {sorted(kwargs)}")
+        return fit_loop.fit(self, x=x, y=y, batch_size=batch_size, epochs=epochs, verbose=verbose,
+                            callbacks=callbacks, validation_split=validation_split,
+                            validation_data=validation_data, shuffle=shuffle, class_weight=class_weight,
+                            sample_weight=sample_weight, initial_epoch=initial_epoch,
+                            steps_per_epoch=steps_per_epoch, validation_steps=validation_steps,
+                            validation_batch_size=validation_batch_size, validation_freq=validation_freq,
+                            max_queue_size=max_queue_size, workers=workers,
+                            use_multiprocessing=use_multiprocessing)
+
+    def evaluate(self, x=None, y=None, batch_size=None, verbose=1, sample_weight=None, steps=None, callbacks=None,
+                 max_queue_size=10, workers=1, use_multiprocessing=False, return_dict=False):
+        """Returns the loss (a scalar) or [loss, metrics...] in `metrics_names` order, over all of `x`.
+
+        Each value is the sample-count weighted mean over batches (metrics: running means over the data).
+        """
+        from fitgen.engine import fit_loop
+        return fit_loop.evaluate(self, x, y, batch_size=batch_size, verbose=verbose, sample_weight=sample_weight,
+                                 steps=steps, callbacks=callbacks, max_queue_size=max_queue_size,
+                                 workers=workers, use_multiprocessing=use_multiprocessing,
+                                 return_dict=return_dict)
+
+    def predict(self, x, batch_size=None, verbose=0, steps=None, callbacks=None, max_queue_size=10, workers=1,
+                use_multiprocessing=False):
+        """Generates output predictions: a NumPy array, or a list of arrays for several outputs."""
+        from fitgen.engine import fit_loop
+        return fit_loop.predict(self, x, batch_size=batch_size, verbose=verbose, steps=steps,
+                                callbacks=callbacks, max_queue_size=max_queue_size, workers=workers,
+                                use_multiprocessing=use_multiprocessing)
+
+    # ------------------------------------------------------------------------------------ on_batch
+    def _one_batch(self, x, y, sample_weight, class_weight):
+        self._assert_compiled()
+        self._prepare_for(x)
+        adapter = data_adapter.array_adapter(self, x, y, sample_weight, batch_size=None, shuffle=False,
+                                             steps=None, class_weight=class_weight)
+        adapter.batch_size = adapter.num_samples
+        return next(iter(adapter.epoch_batches()))
+
+    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, reset_metrics=True,
+                       return_dict=False):
+        """One gradient update on exactly this batch; returns its loss (and metrics) before the update."""
+        batch = self._one_batch(x, y, sample_weight, class_weight)
+        step = self._make_train_step()
+        self.train()
+        metrics = self._batch_metrics(reset_metrics)
+        total, per_output, outputs = step(*batch)
+        metrics.update(int(batch[0][0].shape[0]), total, per_output, batch[1], outputs, batch[2])
+        return _format_results(metrics.results(), self.metrics_names, return_dict)
+
+    def test_on_batch(self, x, y=None, sample_weight=None, reset_metrics=True, return_dict=False):
+        """Loss and metrics on one batch, in inference mode, with no update."""
+        batch = self._one_batch(x, y, sample_weight, None)
+        self.eval()
+        metrics = self._batch_metrics(reset_metrics)
+        total, per_output, outputs = make_test_step(self)(*batch)
+        metrics.update(int(batch[0][0].shape[0]), total, per_output, batch[1], outputs, batch[2])
+        return _format_results(metrics.results(), self.metrics_names, return_dict)
+
+    def predict_on_batch(self, x):
+        """Predictions for one batch: an array, or a list of arrays for several outputs."""
+        self._prepare_for(x)
+        adapter = data_adapter.array_adapter(self, x, None, None, batch_size=None, shuffle=False, steps=None,
+                                             class_weight=None, check_targets=False)
+        adapter.batch_size = adapter.num_samples
+        batch = next(iter(adapter.epoch_batches()))
+        self.eval()
+        outputs = make_predict_step(self)(batch[0])
+        arrays = [o.detach().cpu().numpy() for o in outputs]
+        return arrays[0] if len(arrays) == 1 else arrays
+
+    def _batch_metrics(self, reset):
+        if reset or getattr(self, "_on_batch_metrics", None) is None:
+            self._on_batch_metrics = EpochMetrics(self._output_specs, self.metrics_names)
+        return self._on_batch_metrics
+
+    # ---------------------------------------------------------------------------------- generators
+    def fit_generator(self, generator, steps_per_epoch=None, epochs=1, verbose=1, callbacks=None,
+                      validation_data=None, validation_steps=None, validation_freq=1, class_weight=None,
+                      max_queue_size=10, workers=1, use_multiprocessing=False, shuffle=True, initial_epoch=0,
+                      **kwargs):
+        """Trains on batches yielded by a Python generator or a `Sequence` (Keras 2's fit_generator).
+
+        The generator runs "in parallel with the model": `workers` producers (threads, or processes with
+        `use_multiprocessing=True`) fill a queue of at most `max_queue_size` batches; `workers=0` runs it in
+        the main thread. A plain generator is never run twice (no duplicated data).
+        """
+        from fitgen.engine import fit_loop
+        generator_kwargs = fit_loop.legacy_generator_kwargs(kwargs, generator)
+        steps_per_epoch = generator_kwargs.pop("steps_per_epoch", steps_per_epoch)
+        epochs = generator_kwargs.pop("epochs", epochs)
+        validation_steps = generator_kwargs.pop("validation_steps", validation_steps)
+        workers = generator_kwargs.pop("workers", workers)
+        use_multiprocessing = generator_kwargs.pop("use_multiprocessing", use_multiprocessing)
+        max_queue_size = generator_kwargs.pop("max_queue_size", max_queue_size)
+        return fit_loop.fit(self, x=generator, steps_per_epoch=steps_per_epoch, epochs=epochs, verbose=verbose,
+                            callbacks=callbacks, validation_data=validation_data,
+                            validation_steps=validation_steps, validation_freq=validation_freq,
+                            class_weight=class_weight, max_queue_size=max_queue_size, workers=workers,
+                            use_multiprocessing=use_multiprocessing, shuffle=shuffle, initial_epoch=initial_epoch,
+                            generator_api=True, **generator_kwargs)
+
+    def evaluate_generator(self, generator, steps=None, callbacks=None, max_queue_size=10, workers=1,
+                           use_multiprocessing=False, verbose=0, **kwargs):
+        """Evaluates on batches from a generator or Sequence: the sample-weighted mean over all batches."""
+        from fitgen.engine import fit_loop
+        legacy = fit_loop.legacy_generator_kwargs(kwargs, generator)
+        steps = legacy.pop("steps", steps)
+        return self.evaluate(generator, steps=steps, callbacks=callbacks, max_queue_size=max_queue_size,
+                             workers=legacy.pop("workers", workers),
+                             use_multiprocessing=legacy.pop("use_multiprocessing", use_multiprocessing),
+                             verbose=verbose)
+
+    def predict_generator(self, generator, steps=None, callbacks=None, max_queue_size=10, workers=1,
+                          use_multiprocessing=False, verbose=0, **kwargs):
+        """Predictions for the batches of a generator or Sequence, concatenated in order."""
+        from fitgen.engine import fit_loop
+        legacy = fit_loop.legacy_generator_kwargs(kwargs, generator)
+        steps = legacy.pop("steps", steps)
+        return self.predict(generator, steps=steps, callbacks=callbacks, max_queue_size=max_queue_size,
+                            workers=legacy.pop("workers", workers),
+                            use_multiprocessing=legacy.pop("use_multiprocessing", use_multiprocessing),
+                            verbose=verbose)
+
+
+def _format_results(logs, names, return_dict):
+    if return_dict:
+        return logs
+    values = [logs[name] for name in names if name in logs]
+    return values[0] if len(values) == 1 else values
