@@ -38,6 +38,10 @@ class Optimizer:
             loading saved configs; only `use_ema=False` is supported.
         decay: Keras 2 time-based decay: the step uses `lr / (1 + decay * iterations)`.
         lr: Deprecated Keras 2 alias of `learning_rate`.
+
+    A custom optimizer subclasses this and overrides `_slot_specs()` (its state tensors) and
+    `_update(params, grads, slots, lr, step)` (one in-place step on lists of tensors, best with `torch._foreach_*`
+    ops), plus `get_config()` for its own hyperparameters.
     """
 
     _default_learning_rate = 0.001
@@ -131,7 +135,7 @@ class Optimizer:
         """
         if self._variables is not None:
             raise ValueError("`exclude_from_weight_decay()` can only be called before the optimizer is built.")
-        self._exclude_from_weight_decay_names = [re.escape(v.name) for v in var_list or []] + list(var_names or [])
+        self._exclude_from_weight_decay_names = [f"^{re.escape(v.name)}$" for v in var_list or []] + list(var_names or [])
 
     # ---- slots ------------------------------------------------------------------------------------------------
 

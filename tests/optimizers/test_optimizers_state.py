@@ -258,3 +258,27 @@ def test_tf_keras_only_config_keys_are_accepted():
     optimizer = optimizers.Adam(weight_decay=None, use_ema=False, ema_momentum=0.99, ema_overwrite_frequency=None,
                                 jit_compile=True, is_legacy_optimizer=False, name="my_adam")
     assert optimizer.name == "my_adam" and optimizer.get_config()["jit_compile"] is False
+
+
+def test_custom_optimizer_subclass(stand_in):
+    class SignSGD(optimizers.Optimizer):
+        def __init__(self, learning_rate=0.1, name="SignSGD", **kwargs):
+            super().__init__(name=name, learning_rate=learning_rate, **kwargs)
+
+        def _slot_specs(self):
+            return [[("last_sign", 0.0)]]
+
+        def _update(self, params, grads, slots, lr, step):
+            signs = torch._foreach_sign(grads)
+            torch._foreach_add_(params, signs, alpha=-lr)
+            for slot, sign in zip(slots["last_sign"], signs):
+                slot.copy_(sign)
+
+    variable = stand_in(np.zeros(3), "w")
+    optimizer = SignSGD(clipvalue=1.0)
+    optimizer.build([variable])
+    variable.set_keras_grad(np.array([2.0, -0.5, 0.0]))
+    optimizer.apply_gradients()
+    np.testing.assert_allclose(variable.keras_value(), [-0.1, 0.1, 0.0], rtol=1e-6)
+    assert optimizer.weight_names() == ["iteration:0", "SignSGD/last_sign/w:0"]
+    np.testing.assert_array_equal(optimizer.get_weights()[1], [1.0, -1.0, 0.0])
