@@ -1,0 +1,188 @@
+"""Pooling layers (channels_last): Max/AveragePooling1D/2D and Global{Average,Max}Pooling1D/2D.
+
+'same' padding follows TensorFlow: pads of `same_pads` (the extra one at the end); max pooling ignores
+padded cells (they are -inf) and average pooling divides by the number of real cells in each window.
+"""
+import torch
+import torch.nn.functional as F
+
+from fitgen.engine.base_layer import Layer
+from fitgen.layers.convolutional import (SamePadding, TO_CHANNELS_FIRST, TO_CHANNELS_LAST, check_data_format,
+                                         conv_output_length, normalize_padding, normalize_tuple)
+
+_MAX = {1: F.max_pool1d, 2: F.max_pool2d}
+_AVG = {1: F.avg_pool1d, 2: F.avg_pool2d}
+
+
+class Pooling(Layer):
+    """Base of the windowed poolings; `kind` is 'max' or 'avg', `rank` 1 or 2."""
+
+    rank = 2
+    kind = "max"
+
+    def __init__(self, pool_size, strides=None, padding="valid", data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        self.pool_size = normalize_tuple(pool_size, self.rank, "pool_size")
+        self.strides = self.pool_size if strides is None else normalize_tuple(strides, self.rank, "strides")
+        self.padding = normalize_padding(padding)
+        self.data_format = check_data_format(data_format)
+        self._same = SamePadding(self.pool_size, self.strides) if self.padding == "same" else None
+        self._pool = (_MAX if self.kind == "max" else _AVG)[self.rank]
+        self._to_first, self._to_last = TO_CHANNELS_FIRST[self.rank], TO_CHANNELS_LAST[self.rank]
+        self._divisors = {}
+
+    def call(self, inputs):
+        x = inputs.permute(self._to_first)
+        pads = self._same(x.shape[2:]) if self._same is not None else ()
+        if not pads:
+            x = self._pool(x, self.pool_size, self.strides)
+        elif self.kind == "max":
+            x = self._pool(F.pad(x, pads, value=float("-inf")), self.pool_size, self.strides)
+        else:
+            # Zero padding plus a per-window count of real cells: TF's average ignores the padding.
+            x = self._pool(F.pad(x, pads), self.pool_size, self.strides) * self._divisor(x, pads)
+        return x.permute(self._to_last)
+
+    def _divisor(self, x, pads):
+        key = (tuple(x.shape[2:]), x.device, x.dtype)
+        scale = self._divisors.get(key)
+        if scale is None:
+            ones = F.pad(torch.ones((1, 1) + key[0], dtype=x.dtype, device=x.device), pads)
+            scale = self._divisors[key] = 1.0 / self._pool(ones, self.pool_size, self.strides)
+        return scale
+
+    def compute_output_shape(self, input_shape):
+        input_shape = tuple(input_shape)
+        spatial = tuple(conv_output_length(n, k, self.padding, s) for n, k, s in
+                        zip(input_shape[1:-1], self.pool_size, self.strides))
+        return (input_shape[0],) + spatial + (input_shape[-1],)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"pool_size": self.pool_size, "padding": self.padding, "strides": self.strides,
+                       "data_format": self.data_format})
+        return config
+
+
+class MaxPooling1D(Pooling):
+    """Max over windows of `pool_size` steps of `(batch, steps, features)` (strides default to pool_size)."""
+
+    rank, kind = 1, "max"
+
+    def __init__(self, pool_size=2, strides=None, padding="valid", data_format="channels_last", **kwargs):
+        super().__init__(pool_size, strides, padding, data_format, **kwargs)
+
+
+class AveragePooling1D(Pooling):
+    """Average over windows of `pool_size` steps of `(batch, steps, features)`."""
+
+    rank, kind = 1, "avg"
+
+    def __init__(self, pool_size=2, strides=None, padding="valid", data_format="channels_last", **kwargs):
+        super().__init__(pool_size, strides, padding, data_format, **kwargs)
+
+
+class MaxPooling2D(Pooling):
+    """Max over `pool_size` windows of channels_last images.
+
+    Args:
+        pool_size: int or tuple of 2 ints (default (2, 2)).
+        strides: int, tuple of 2 ints, or None (= pool_size).
+        padding: 'valid' or 'same' (TF's rule; padded cells never win the max).
+        data_format: None or 'channels_last'.
+    """
+
+    rank, kind = 2, "max"
+
+    def __init__(self, pool_size=(2, 2), strides=None, padding="valid", data_format=None, **kwargs):
+        super().__init__(pool_size, strides, padding, data_format, **kwargs)
+
+
+class AveragePooling2D(Pooling):
+    """Average over `pool_size` windows of channels_last images (arguments as `MaxPooling2D`; with 'same'
+    padding each window averages only its real cells, as TensorFlow does)."""
+
+    rank, kind = 2, "avg"
+
+    def __init__(self, pool_size=(2, 2), strides=None, padding="valid", data_format=None, **kwargs):
+        super().__init__(pool_size, strides, padding, data_format, **kwargs)
+
+
+class GlobalPooling(Layer):
+    """Base of the global poolings over all spatial axes (`rank` of them)."""
+
+    rank = 2
+    kind = "avg"
+
+    def __init__(self, data_format=None, keepdims=False, **kwargs):
+        super().__init__(**kwargs)
+        self.data_format = check_data_format(data_format)
+        self.keepdims = keepdims
+        self._dims = tuple(range(1, self.rank + 1))
+        self.supports_masking = self.rank == 1
+
+    def call(self, inputs, mask=None):
+        if self.kind == "max":
+            return torch.amax(inputs, dim=self._dims, keepdim=self.keepdims)
+        if self.rank == 1:
+            mask = mask if mask is not None else getattr(inputs, "_keras_mask", None)
+            if mask is not None:
+                # Average over the unmasked steps only, as Keras does.
+                weights = mask.to(inputs.dtype).unsqueeze(-1)
+                total = (inputs * weights).sum(dim=1, keepdim=self.keepdims)
+                return total / weights.sum(dim=1, keepdim=self.keepdims)
+        return torch.mean(inputs, dim=self._dims, keepdim=self.keepdims)
+
+    def compute_output_shape(self, input_shape):
+        input_shape = tuple(input_shape)
+        if self.keepdims:
+            return (input_shape[0],) + (1,) * self.rank + (input_shape[-1],)
+        return (input_shape[0], input_shape[-1])
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"data_format": self.data_format, "keepdims": self.keepdims})
+        return config
+
+
+class GlobalAveragePooling1D(GlobalPooling):
+    """Mean over the time axis of `(batch, steps, features)`; masked steps (a Keras mask) are left out.
+
+    Args:
+        data_format: 'channels_last' (or None).
+        keepdims: keep the time axis with length 1.
+    """
+
+    rank, kind = 1, "avg"
+
+    def __init__(self, data_format="channels_last", **kwargs):
+        super().__init__(data_format=data_format, **kwargs)
+
+
+class GlobalMaxPooling1D(GlobalPooling):
+    """Max over the time axis of `(batch, steps, features)`."""
+
+    rank, kind = 1, "max"
+
+    def __init__(self, data_format="channels_last", **kwargs):
+        super().__init__(data_format=data_format, **kwargs)
+        self.supports_masking = False
+
+
+class GlobalAveragePooling2D(GlobalPooling):
+    """Mean over rows and columns of channels_last images: `(N, H, W, C) -> (N, C)` (or `(N, 1, 1, C)`)."""
+
+    rank, kind = 2, "avg"
+
+
+class GlobalMaxPooling2D(GlobalPooling):
+    """Max over rows and columns of channels_last images: `(N, H, W, C) -> (N, C)` (or `(N, 1, 1, C)`)."""
+
+    rank, kind = 2, "max"
+
+
+# Keras aliases
+MaxPool1D, MaxPool2D = MaxPooling1D, MaxPooling2D
+AvgPool1D, AvgPool2D = AveragePooling1D, AveragePooling2D
+GlobalAvgPool1D, GlobalAvgPool2D = GlobalAveragePooling1D, GlobalAveragePooling2D
+GlobalMaxPool1D, GlobalMaxPool2D = GlobalMaxPooling1D, GlobalMaxPooling2D
