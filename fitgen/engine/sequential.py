@@ -30,6 +30,7 @@ class Sequential(Model):
         super().__init__(name=name or backend.unique_object_name("sequential"))
         self._stack = nn.ModuleList()
         self._input_tensor = None
+        self._stack_outputs = []  # symbolic output after each stacked layer, once the input is known
         for layer in layers or []:
             self.add(layer)
 
@@ -62,26 +63,30 @@ class Sequential(Model):
                                        name=f"{layer.name}_input")
         self._stack.append(layer)
         if self._input_tensor is not None:
-            self._rebuild_graph()
+            self._extend_graph(self._stack[len(self._stack_outputs):])
 
     def pop(self):
         """Removes the last layer."""
         if not self._stack:
             raise TypeError("There are no layers in the model.")
         del self._stack[len(self._stack) - 1]
-        if self._input_tensor is not None and self._stack:
-            self._rebuild_graph()
-        elif not self._stack:
+        self._stack_outputs = self._stack_outputs[:len(self._stack)]
+        if self._stack_outputs:
+            self._init_graph(self._input_tensor, self._stack_outputs[-1])
+            del self._graph_layers
+        else:
             self._graph = None
 
-    def _rebuild_graph(self):
-        x = self._input_tensor
-        for layer in self._stack:
+    def _extend_graph(self, new_layers):
+        # Each layer is called once on the previous output, so every layer has exactly one node here.
+        x = self._stack_outputs[-1] if self._stack_outputs else self._input_tensor
+        for layer in new_layers:
             x = layer(x)
             if isinstance(x, (list, tuple)):
                 raise ValueError("All layers in a Sequential model should have a single output tensor. For "
                                  f"multi-output layers, use the functional API. Layer {layer.name} has "
                                  f"{len(x)} outputs.")
+            self._stack_outputs.append(x)
         self._init_graph(self._input_tensor, x)
         # The graph's layer list includes the InputLayer; Sequential lists only the stacked layers.
         del self._graph_layers
@@ -100,7 +105,7 @@ class Sequential(Model):
             (None,) + tuple(sample.shape[1:])
         dtype = _data_dtype(sample)
         self._input_tensor = Input(batch_shape=shape, dtype=dtype, name=f"{self._stack[0].name}_input")
-        self._rebuild_graph()
+        self._extend_graph(self._stack)
 
     def _forward(self, inputs):
         x = inputs[0]
@@ -119,7 +124,7 @@ class Sequential(Model):
     def build(self, input_shape=None):
         if input_shape is not None and self._graph is None:
             self._input_tensor = Input(batch_shape=tuple(input_shape), name=f"{self._stack[0].name}_input")
-            self._rebuild_graph()
+            self._extend_graph(self._stack)
         self.built = True
 
     def predict_proba(self, x, batch_size=32, verbose=0, steps=None):
