@@ -49,7 +49,7 @@ def _writable_dir(path):
 def _cache_paths(datadir, fname, untar):
     """Returns `(archive_or_file_path, untar_path_or_None)` inside `datadir`, following Keras's naming."""
     if untar:
-        stem = fname[: -len(".tar.gz")] if fname.endswith(".tar.gz") else fname
+        stem = fname.removesuffix(".tar.gz")
         untar_fpath = os.path.join(datadir, stem)
         return untar_fpath + ".tar.gz", untar_fpath
     return os.path.join(datadir, fname), None
@@ -243,6 +243,7 @@ def _fetch_into(origin, fpath, out):
     try:
         response = urllib.request.urlopen(origin, timeout=_SOCKET_TIMEOUT)
     except urllib.error.HTTPError as e:
+        e.close()  # it holds the server's error page open
         raise _fetch_error(origin, fpath, f"{e.code} -- {e.reason}") from e
     except urllib.error.URLError as e:
         raise _fetch_error(origin, fpath, f"{getattr(e.reason, 'errno', None)} -- {e.reason}") from e

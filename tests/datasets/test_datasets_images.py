@@ -117,7 +117,7 @@ def test_cifar10_batches_layout_and_dtypes(server, homes, monkeypatch):
     batches["test_batch"] = {"data": _cifar_images(3, 100), "labels": [7, 8, 9]}
     server.serve(cifar10, "cifar-10-python.tar.gz", _cifar_tar("cifar-10-batches-py", batches), monkeypatch=monkeypatch)
     (x_train, y_train), (x_test, y_test) = cifar10.load_data()
-    assert x_train.shape == (10, 32, 32, 3) and x_train.dtype == np.uint8
+    assert x_train.shape == (10, 32, 32, 3) and x_train.dtype == np.uint8 and x_test.shape == (3, 32, 32, 3)
     assert y_train.shape == (10, 1) and y_train.dtype == np.uint8
     assert y_train[:, 0].tolist() == [1, 2, 2, 3, 3, 4, 4, 5, 5, 6] and y_test[:, 0].tolist() == [7, 8, 9]
     # Pixel (row 0, col 1) of image 0: channel c sits at c*1024 + 1 of the flat CIFAR row.
@@ -143,6 +143,7 @@ def test_cifar100_label_modes(server, homes, monkeypatch, label_mode, expected):
     (x_train, y_train), (x_test, y_test) = cifar100.load_data(label_mode=label_mode)
     assert x_train.shape == (2, 32, 32, 3) and x_test.shape == (1, 32, 32, 3)
     assert y_train.shape == (2, 1) and y_train[:, 0].tolist() == expected
+    assert y_test.tolist() == [[99 if label_mode == "fine" else 19]]
 
 
 def test_cifar100_rejects_unknown_label_mode():

@@ -139,6 +139,6 @@ def test_boston_housing_shuffle_and_split(server, homes, monkeypatch):
     (x_train, y_train), (x_test, y_test) = boston_housing.load_data(test_split=0.3)
     assert y_train.tolist() == [9.0, 3.0, 6.0, 1.0, 0.0, 7.0, 4.0] and y_test.tolist() == [8.0, 2.0, 5.0]
     assert x_train.shape == (7, 3) and x_train.dtype == np.float64
-    assert x_train[:, 0].tolist() == [27.0, 9.0, 18.0, 3.0, 0.0, 21.0, 12.0]
+    assert x_train[:, 0].tolist() == [27.0, 9.0, 18.0, 3.0, 0.0, 21.0, 12.0] and x_test[:, 0].tolist() == [24.0, 6.0, 15.0]
     with pytest.raises(ValueError, match="test_split=1.5"):
         boston_housing.load_data(test_split=1.5)
