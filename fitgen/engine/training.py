@@ -105,11 +105,15 @@ class TrainingAPI:
         if not self.compiled or self.optimizer is None:
             raise RuntimeError(_NOT_COMPILED)
 
+    def built_for_data(self):
+        """True once the model has a graph (or, for subclassed models, weights) to train."""
+        return self._graph is not None or not hasattr(self, "_ensure_built")
+
     def _prepare_for(self, sample_x):
         """Builds a Sequential/subclassed model from its first data, then finishes compile."""
         if self._graph is None and hasattr(self, "_ensure_built"):
             self._ensure_built(sample_x)
-        if self.compiled and self._output_specs is None and self._graph is not None:
+        if self.compiled and self._output_specs is None and self.built_for_data():
             self._finish_compile()
 
     def _make_train_step(self):
