@@ -53,6 +53,9 @@ class ArrayAdapter:
         self.y = [None if a is None else convert(a) for a in y_list]
         self.sw = [None if a is None else convert(a) for a in sw_list]
         self._cursor = None  # (order, position) that persists across epochs when steps_per_epoch is set
+        # Epoch e's order comes from (seed, e): a resumed run (BackupAndRestore) replays the same batches.
+        self.seed = int(np.random.randint(0, 2 ** 31 - 1))
+        self._passes = 0
         if class_weights:
             for table_and_keys, y in zip(class_weights, self.y):
                 if table_and_keys is not None and y is not None:
@@ -70,18 +73,19 @@ class ArrayAdapter:
             return self.steps
         return math.ceil(self.num_samples / self.batch_size)
 
-    def _epoch_order(self):
+    def _epoch_order(self, epoch):
         n = self.num_samples
+        rng = np.random.default_rng([self.seed, epoch])
         if self.shuffle is True:
-            return np.random.permutation(n)
+            return rng.permutation(n)
         if self.shuffle == "batch":
-            return _batch_shuffle(n, self.batch_size)
+            return _batch_shuffle(n, self.batch_size, rng)
         return None  # natural order: batches are plain slices
 
-    def _slices(self):
+    def _slices(self, epoch):
         """(start, stop, indices-or-None) for each batch of this epoch."""
         if self.steps is None:
-            order = self._epoch_order()
+            order = self._epoch_order(epoch)
             for start in range(0, self.num_samples, self.batch_size):
                 stop = min(start + self.batch_size, self.num_samples)
                 yield _batch_spec(order, start, stop)
@@ -89,16 +93,21 @@ class ArrayAdapter:
         # steps_per_epoch with arrays (tf-keras): batches continue where the previous epoch stopped.
         for _ in range(self.steps):
             if self._cursor is None or self._cursor[1] >= self.num_samples:
-                self._cursor = [self._epoch_order(), 0]
+                self._cursor = [self._epoch_order(self._passes), 0]
+                self._passes += 1
             order, start = self._cursor
             stop = min(start + self.batch_size, self.num_samples)
             self._cursor[1] = stop
             yield _batch_spec(order, start, stop)
 
-    def epoch_batches(self, epoch=0):
-        """Yields (x_list, y_list, sample_weight_list) of torch tensors on the device, for one epoch."""
-        for start, stop, indices in self._slices():
-            yield self.get_batch(start, stop, indices)
+    def epoch_batches(self, epoch=0, skip=0):
+        """Yields (x_list, y_list, sample_weight_list) of torch tensors on the device, for one epoch.
+
+        `skip` drops the epoch's first batches without reading them (resuming mid-epoch).
+        """
+        for position, (start, stop, indices) in enumerate(self._slices(epoch)):
+            if position >= skip:
+                yield self.get_batch(start, stop, indices)
 
     def get_batch(self, start, stop, indices=None):
         x = [self._take(a, start, stop, indices) for a in self.x]
@@ -154,12 +163,12 @@ def _read(array, start, stop, indices):
                 from error
 
 
-def _batch_shuffle(num_samples, batch_size):
+def _batch_shuffle(num_samples, batch_size, rng):
     """Keras 2's shuffle='batch': whole chunks of batch_size keep their order; chunks are permuted."""
     index = np.arange(num_samples)
     full = num_samples // batch_size
     head = index[:full * batch_size].reshape(full, batch_size)
-    np.random.shuffle(head)
+    rng.shuffle(head)
     return np.concatenate([head.reshape(-1), index[full * batch_size:]])
 
 

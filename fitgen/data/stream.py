@@ -71,7 +71,6 @@ class StreamAdapter:
                                      seed=seed, timeout=timeout, name=role)
         self.exhausted = False
         self.batches_seen = 0
-        self._epoch_index = 0
         self._warned_input_bound = False
         self._last_stats = {}
 
@@ -87,13 +86,22 @@ class StreamAdapter:
             return None
         return item if self.inputs_only and not isinstance(item, tuple) else structure.unpack_batch(item)[0]
 
-    def epoch_batches(self, epoch=0):
+    @property
+    def seed(self):
+        return self.prefetcher.seed
+
+    @seed.setter
+    def seed(self, value):
+        self.prefetcher.seed = int(value)
+
+    def epoch_batches(self, epoch=0, skip=0):
+        """One epoch's batches; `skip` consumes and drops the first ones (resuming mid-epoch)."""
         count = 0
-        for item in self.prefetcher.iter_epoch(self._epoch_index, self.steps):
+        for item in self.prefetcher.iter_epoch(epoch, self.steps):
             count += 1
             self.batches_seen += 1
-            yield self._convert(item, count - 1)
-        self._epoch_index += 1
+            if count > skip:
+                yield self._convert(item, count - 1)
         expected = self.num_batches()
         if self.prefetcher.exhausted and (expected is None or count < expected):
             self.exhausted = True

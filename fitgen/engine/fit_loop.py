@@ -145,13 +145,25 @@ def _run_fit(model, train, validation, epochs, initial_epoch, verbose, callbacks
     model.stop_training = False
     train_step = model._make_train_step()
     metrics = EpochMetrics(model._output_specs, names)
+    model._fit_context = FitContext(train, metrics)
     callback_list.on_train_begin()
+    # BackupAndRestore may ask to resume: {'epoch', 'step' (batches done in it), 'data_seed', 'metrics'}.
+    resume = model.__dict__.pop("_resume_from", None)
+    if resume is not None:
+        initial_epoch = resume["epoch"]
+        train.seed = resume["data_seed"]
     epoch_logs = {}
     for epoch in range(initial_epoch, epochs):
         metrics.reset()
+        skip = 0
+        if resume is not None and epoch == resume["epoch"]:
+            skip = resume["step"]
+            if resume.get("metrics") is not None and skip:
+                metrics.set_state(resume["metrics"])
         callback_list.on_epoch_begin(epoch)
         model.train()
-        steps = run_epoch(train.epoch_batches(epoch), train_step, callback_list, "train", metrics, model)
+        steps = run_epoch(train.epoch_batches(epoch, skip=skip), train_step, callback_list, "train", metrics,
+                          model, first_step=skip) + skip
         epoch_logs = metrics.results()
         stats = train.epoch_stats() if hasattr(train, "epoch_stats") else {}
         if validation is not None and _should_validate(epoch, validation_freq) and steps:
@@ -172,6 +184,18 @@ def _run_fit(model, train, validation, epochs, initial_epoch, verbose, callbacks
             break
     callback_list.on_train_end(epoch_logs)
     return callback_list.history
+
+
+class FitContext:
+    """What a running fit exposes to callbacks that checkpoint its progress (BackupAndRestore)."""
+
+    def __init__(self, adapter, metrics):
+        self.adapter = adapter
+        self.metrics = metrics
+
+    @property
+    def data_seed(self):
+        return self.adapter.seed
 
 
 def _evaluate_adapter(model, adapter, callback_list):

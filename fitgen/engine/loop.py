@@ -8,7 +8,7 @@ import torch
 from fitgen.engine.step import batch_size_of
 
 
-def run_epoch(batches, step_fn, callbacks, mode, metrics=None, model=None, outputs_sink=None):
+def run_epoch(batches, step_fn, callbacks, mode, metrics=None, model=None, outputs_sink=None, first_step=0):
     """Runs `step_fn` on every batch of one epoch, calling the batch hooks of `mode` ('train'|'test'|'predict').
 
     Returns the number of batches run. Stops early when `model.stop_training` is set by a callback (train).
@@ -16,7 +16,7 @@ def run_epoch(batches, step_fn, callbacks, mode, metrics=None, model=None, outpu
     begin, end = f"on_{mode}_batch_begin", f"on_{mode}_batch_end"
     wants_begin, wants_end = callbacks.wants(begin), callbacks.wants(end)
     steps = 0
-    for step, batch in enumerate(batches):
+    for step, batch in enumerate(batches, start=first_step):
         x = batch[0]
         size = batch_size_of(x)
         if wants_begin:

@@ -113,6 +113,29 @@ class EpochMetrics:
                     metric.update_state(y_true, y_pred, sample_weight=sw[spec.index])
         self.count += batch_size
 
+    def get_state(self):
+        """The running sums (for BackupAndRestore), as CPU tensors."""
+        def copy(t):
+            return None if t is None else t.detach().cpu().clone()
+        return {"loss_sum": copy(self.loss_sum), "output_sums": [copy(t) for t in self.output_sums],
+                "count": self.count,
+                "metrics": [[copy(v) for v in m.variables] for m in self._all_metrics()]}
+
+    def set_state(self, state):
+        device = None
+        for metric in self._all_metrics():
+            for variable in metric.variables:
+                device = variable.device
+        self.loss_sum = state["loss_sum"] if state["loss_sum"] is None else state["loss_sum"].to(device or "cpu")
+        self.output_sums = [t if t is None else t.to(device or "cpu") for t in state["output_sums"]]
+        self.count = state["count"]
+        for metric, values in zip(self._all_metrics(), state["metrics"]):
+            for variable, value in zip(metric.variables, values):
+                variable.copy_(value)
+
+    def _all_metrics(self):
+        return [m for spec in self.specs for m in spec.metrics + spec.weighted_metrics]
+
     def results(self):
         """The epoch's values so far as Python floats, in metrics_names order (one host sync)."""
         if not self.count:
