@@ -239,6 +239,8 @@ class Prefetcher:
         if self._indexed:
             for job in self._jobs:  # an abandoned epoch's batches: drop them as they arrive
                 job.stale = True
+                if job.message is not None:
+                    self._release(job)
             self._jobs.clear()
             if self._pending_epoch_end:
                 self._drain_stale()
@@ -359,6 +361,8 @@ class Prefetcher:
             return
         self._load[job.worker_id] -= 1
         job.message = message
+        if job.slot is not None and message[2] == "ok":
+            self._slots.adopt(job.slot, message[3])
         if job.stale:
             self._release(job)
 

@@ -220,14 +220,23 @@ class SlotPool:
     def release(self, slot):
         self._free.append(slot)
 
-    def view(self, slot, meta):
-        """Maps the batch a worker wrote into `slot` (adopting a grown segment if it made one)."""
-        name, capacity, layout = meta
+    def adopt(self, slot, meta):
+        """Records the segment a worker wrote `slot` into: a grown one replaces (and unlinks) the old.
+
+        Must run for every result, also one that is discarded: a worker that grew a slot caches the new
+        name, and handing out the old name again would make two segments pass for one slot.
+        """
+        name, capacity, _ = meta
         if name != slot.name:
             if slot.name is not None:
                 self._forget(slot.name)
             slot.name, slot.capacity = name, capacity
             slot.generation += 1
+
+    def view(self, slot, meta):
+        """Maps the batch a worker wrote into `slot`, as zero-copy NumPy views."""
+        self.adopt(slot, meta)
+        name, _, layout = meta
         mapping = self._mappings.get(name)
         if mapping is None and name is not None:
             mapping = self._mappings[name] = attach_segment(name)
@@ -264,8 +273,8 @@ class WorkerSlots:
         if nbytes > capacity:
             capacity = grown_capacity(nbytes, capacity)
             self._drop(slot_id)
-            mapping = create_segment(next_name, capacity)
-            name = next_name
+            name = f"{next_name}_{os.getpid()}"  # unique even if a lost result left the parent behind
+            mapping = create_segment(name, capacity)
             self._mapped[slot_id] = (name, mapping)
         else:
             mapping = self._mapping(slot_id, name)
