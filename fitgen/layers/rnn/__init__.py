@@ -1,0 +1,1 @@
+"""Recurrent layers (SimpleRNN, LSTM, GRU); `fitgen.layers.recurrent` re-exports them."""
