@@ -120,7 +120,7 @@ def check_target_shapes(model, specs, y_list):
         kind = loss_kind(spec.loss_fn)
         if kind == "sparse_categorical_crossentropy":
             expected = expected[:-1] + (1,)
-            if len(array.shape) == len(expected) - 1:
+            if len(array.shape) == len(expected) - 1 or len(array.shape) == 1:
                 continue
             if len(array.shape) == len(expected) and array.shape[-1] != 1:
                 raise ValueError(
@@ -152,6 +152,8 @@ def loss_kind(fn):
 
 
 def _check_shape(expected, received, what, prefix):
+    if len(received) == 1:
+        received = received + (1,)  # Keras expands 1-D data to (samples, 1); out-of-core arrays per batch
     if len(expected) != len(received):
         raise ValueError(f"{prefix}: expected {what} to have {len(expected)} dimensions (shape {expected}), but got "
                          f"array with shape {received}.")
