@@ -99,7 +99,11 @@ def same_pads(length, kernel, stride, dilation=1):
 
 
 class SamePadding:
-    """F.pad arguments of TF 'same' padding for given spatial sizes, cached per size (None: no padding)."""
+    """How to apply TF 'same' padding to inputs of given spatial sizes, cached per size.
+
+    Returns `(padding, pads)`: when every axis pads symmetrically, `padding` is the per-axis amount for the
+    torch op itself and `pads` is empty; otherwise `padding` is 0 and `pads` is the F.pad argument.
+    """
 
     def __init__(self, kernel_size, strides, dilation_rate=None):
         self.kernel_size = kernel_size
@@ -112,8 +116,11 @@ class SamePadding:
         if pads is None:
             pairs = [same_pads(n, k, s, d) for n, k, s, d in
                      zip(spatial, self.kernel_size, self.strides, self.dilation_rate)]
-            flat = tuple(p for pair in reversed(pairs) for p in pair)
-            pads = self._cache[spatial] = flat if any(flat) else ()
+            if all(before == after for before, after in pairs):
+                pads = (tuple(before for before, _ in pairs), ())
+            else:
+                pads = (0, tuple(p for pair in reversed(pairs) for p in pair))
+            self._cache[spatial] = pads
         return pads
 
 
@@ -223,17 +230,17 @@ class Conv(Layer):
         self.built = True
 
     def _pad(self, x):
+        """The channels-first input, padded where torch cannot, and the `padding` for the torch op."""
         if self._same_pads is not None:
-            pads = self._same_pads(x.shape[2:])
-            if pads:
-                x = F.pad(x, pads)
-        elif self._causal_pad is not None:
-            x = F.pad(x, self._causal_pad)
-        return x
+            padding, pads = self._same_pads(x.shape[2:])
+            return (F.pad(x, pads) if pads else x), padding
+        if self._causal_pad is not None:
+            return F.pad(x, self._causal_pad), 0
+        return x, self._torch_padding
 
     def call(self, inputs):
-        x = self._pad(inputs.permute(self._to_first))
-        x = self._conv(x, self.kernel, self.bias, self.strides, self._torch_padding, self.dilation_rate, self.groups)
+        x, padding = self._pad(inputs.permute(self._to_first))
+        x = self._conv(x, self.kernel, self.bias, self.strides, padding, self.dilation_rate, self.groups)
         return self.activation(x.permute(self._to_last))
 
     def compute_output_shape(self, input_shape):
@@ -350,6 +357,7 @@ class Conv2DTranspose(Conv2D):
                 if pad >= stride:
                     raise ValueError(f"Strides must be greater than output padding. Received strides={self.strides}, "
                                      f"output_padding={self.output_padding}.")
+        self._setup_padding()
 
     def _setup_padding(self):
         # tf-keras's output is the full transposed convolution cropped by the forward conv's 'same'/'valid'
@@ -372,7 +380,6 @@ class Conv2DTranspose(Conv2D):
 
     def build(self, input_shape):
         channels = self._input_channels(input_shape)
-        self._setup_padding()
         self.kernel = self.add_weight("kernel", self.kernel_size + (self.filters, channels),
                                       initializer=self.kernel_initializer, regularizer=self.kernel_regularizer,
                                       constraint=self.kernel_constraint, layout=Permute((3, 2, 0, 1)))
@@ -428,8 +435,8 @@ class DepthwiseConv2D(Conv2D):
         self._build_bias(channels * self.depth_multiplier)
 
     def call(self, inputs):
-        x = self._pad(inputs.permute(0, 3, 1, 2))
-        x = F.conv2d(x, self.depthwise_kernel, self.bias, self.strides, self._torch_padding, self.dilation_rate,
+        x, padding = self._pad(inputs.permute(0, 3, 1, 2))
+        x = F.conv2d(x, self.depthwise_kernel, self.bias, self.strides, padding, self.dilation_rate,
                      self.groups_)
         return self.activation(x.permute(0, 2, 3, 1))
 
@@ -486,8 +493,8 @@ class SeparableConv(Conv):
         self._build_bias(self.filters)
 
     def call(self, inputs):
-        x = self._pad(inputs.permute(self._to_first))
-        x = self._conv(x, self.depthwise_kernel, None, self.strides, self._torch_padding, self.dilation_rate,
+        x, padding = self._pad(inputs.permute(self._to_first))
+        x = self._conv(x, self.depthwise_kernel, None, self.strides, padding, self.dilation_rate,
                        self.groups_)
         x = self._conv(x, self.pointwise_kernel, self.bias)
         return self.activation(x.permute(self._to_last))

@@ -33,9 +33,15 @@ class Pooling(Layer):
 
     def call(self, inputs):
         x = inputs.permute(self._to_first)
-        pads = self._same(x.shape[2:]) if self._same is not None else ()
+        if self._same is None:
+            return self._pool(x, self.pool_size, self.strides).permute(self._to_last)
+        padding, pads = self._same(x.shape[2:])
         if not pads:
-            x = self._pool(x, self.pool_size, self.strides)
+            # Symmetric: torch's own padding (max ignores it; average leaves it out of the count, as TF).
+            if self.kind == "max":
+                x = self._pool(x, self.pool_size, self.strides, padding)
+            else:
+                x = self._pool(x, self.pool_size, self.strides, padding, count_include_pad=False)
         elif self.kind == "max":
             x = self._pool(F.pad(x, pads, value=float("-inf")), self.pool_size, self.strides)
         else:
