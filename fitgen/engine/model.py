@@ -59,6 +59,21 @@ class Model(TrainingAPI, Layer):
         return [m for m in self.children() if isinstance(m, Layer)]
 
     @property
+    def weights(self):
+        """Every layer's weights in layer order (each layer: trainable then non-trainable), as Keras orders
+        `model.get_weights()` and HDF5 files."""
+        seen, out = set(), []
+        for weight in self._layer_weights:
+            seen.add(id(weight))
+            out.append(weight)
+        for layer in self.layers:
+            for weight in layer.weights:
+                if id(weight) not in seen:
+                    seen.add(id(weight))
+                    out.append(weight)
+        return out
+
+    @property
     def inputs(self):
         return list(self._graph.inputs) if self._graph is not None else None
 
