@@ -60,7 +60,8 @@ class StreamAdapter:
             what = {"training": "steps_per_epoch", "validation": "validation_steps"}.get(role, "steps")
             raise ValueError(f"`{what}=None` is only valid for a generator based on the `fitgen.utils.Sequence` "
                              f"class. Please specify `{what}` or use the `fitgen.utils.Sequence` class.")
-        self.steps = steps
+        # A DataLoader's stream chains passes over it: one epoch is one pass unless told otherwise.
+        self.steps = steps if steps is not None or indexed else length
         self._length = length
         self.class_weights = None
         if class_weight is not None:

@@ -9,7 +9,11 @@ from fitgen.engine.base_layer import collect_losses
 from fitgen.engine.compile_utils import output_loss
 
 
-def _total_loss(model, specs, y, outputs, sw, added_losses):
+def _regularized(model):
+    return [(w, w.regularizer) for w in model.weights if w.regularizer is not None]
+
+
+def _total_loss(specs, regularized, y, outputs, sw, added_losses):
     total = None
     per_output = []
     for spec, y_true, y_pred, weight in zip(specs, y, outputs, sw):
@@ -20,7 +24,7 @@ def _total_loss(model, specs, y, outputs, sw, added_losses):
         per_output.append(value)
         scaled = value if spec.loss_weight == 1.0 else value * spec.loss_weight
         total = scaled if total is None else total + scaled
-    for weight, regularizer in model._regularized_weights:
+    for weight, regularizer in regularized:
         penalty = regularizer(weight.keras_view())
         total = penalty if total is None else total + penalty
     for extra in added_losses:
@@ -36,12 +40,13 @@ def make_train_step(model):
     specs = model._output_specs
     optimizer = model.optimizer
     constrained = [w for w in model.trainable_weights if w.constraint is not None]
+    regularized = _regularized(model)
 
     def train_step(x, y, sw):
         params = model._trainable_tensors
         with collect_losses() as added:
             outputs = model._forward(x)
-        total, per_output = _total_loss(model, specs, y, outputs, sw, added)
+        total, per_output = _total_loss(specs, regularized, y, outputs, sw, added)
         for param in params:
             param.grad = None
         total.backward()
@@ -57,11 +62,12 @@ def make_train_step(model):
 
 def make_test_step(model):
     specs = model._output_specs
+    regularized = _regularized(model)
 
     def test_step(x, y, sw):
         with torch.inference_mode(), collect_losses() as added:
             outputs = model._forward(x)
-            total, per_output = _total_loss(model, specs, y, outputs, sw, added)
+            total, per_output = _total_loss(specs, regularized, y, outputs, sw, added)
         return total, per_output, outputs
 
     return test_step

@@ -118,7 +118,6 @@ class TrainingAPI:
 
     def _make_train_step(self):
         if self._train_step is None:
-            self._regularized_weights = [(w, w.regularizer) for w in self.weights if w.regularizer is not None]
             trainable = self.trainable_weights
             self._trainable_tensors = [w.tensor for w in trainable]
             self.optimizer.build(trainable)
