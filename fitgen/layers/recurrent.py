@@ -4,4 +4,4 @@ from fitgen.layers.rnn.gru import GRU
 from fitgen.layers.rnn.lstm import LSTM
 from fitgen.layers.rnn.simple_rnn import SimpleRNN
 
-__all__ = ["SimpleRNN", "LSTM", "GRU", "RNNBase"]
+__all__ = ["GRU", "LSTM", "RNNBase", "SimpleRNN"]

@@ -64,7 +64,8 @@ class Wrapper(Layer):
 
     def __init__(self, layer, **kwargs):
         if not isinstance(layer, Layer):
-            raise ValueError(f"Please initialize `{type(self).__name__}` layer with a `fitgen.layers.Layer` "
+            # ValueError, not TypeError: Keras 2 raises ValueError here and user code may catch it.
+            raise ValueError(f"Please initialize `{type(self).__name__}` layer with a `fitgen.layers.Layer` "  # noqa: TRY004
                              f"instance. Received: {layer!r}")
         super().__init__(**kwargs)
 

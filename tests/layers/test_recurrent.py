@@ -6,12 +6,12 @@ from unittest import mock
 import numpy as np
 import pytest
 import torch
+from helpers.layer_harness import check_layer
+from recurrent_case_runner import check_case, load_cases
 
 from fitgen.engine.input_layer import Input
 from fitgen.layers.embeddings import Embedding
 from fitgen.layers.recurrent import GRU, LSTM, SimpleRNN
-from helpers.layer_harness import check_layer
-from recurrent_case_runner import check_case, load_cases
 
 CASES = load_cases("recurrent_cases.npz")
 KERAS2 = Path(__file__).resolve().parents[1] / "fixtures" / "keras2"
@@ -130,7 +130,7 @@ def test_return_state_symbolic_call():
 def test_return_state_shapes():
     layer = LSTM(4, return_sequences=True, return_state=True)
     assert layer.compute_output_shape((None, 7, 3)) == [(None, 7, 4), (None, 4), (None, 4)]
-    seq, h, c = layer(torch.randn(2, 7, 3))
+    seq, h, _ = layer(torch.randn(2, 7, 3))
     torch.testing.assert_close(seq[:, -1], h)
     assert GRU(4, return_state=True).compute_output_shape((None, 7, 3)) == [(None, 4), (None, 4)]
 
@@ -139,7 +139,7 @@ def test_masked_steps_carry_state_and_repeat_output():
     layer = SimpleRNN(3, return_sequences=True, return_state=True)
     x = torch.randn(2, 4, 2)
     mask = torch.tensor([[True, True, False, True], [True, True, True, True]])
-    seq, state = layer(x, mask=mask)
+    seq, _ = layer(x, mask=mask)
     torch.testing.assert_close(seq[0, 2], seq[0, 1])
     unmasked, _ = layer(x[:, [0, 1, 3]])
     torch.testing.assert_close(seq[0, 3], unmasked[0, 2])
