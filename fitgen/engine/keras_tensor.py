@@ -118,7 +118,9 @@ def infer_output_spec(layer, input_specs, args=(), kwargs=None, dtypes=None):
     Axes that change between two placeholder sizes of the free (None) input axes are reported as None.
     """
     kwargs = dict(kwargs or {})
-    dtypes = dtypes if dtypes is not None else map_structure(lambda _: layer.dtype, input_specs)
+    if dtypes is None:
+        dtypes = layer.dtype if _is_shape(input_specs) else _map_shapes(lambda s, d: layer.dtype, input_specs,
+                                                                          _same_structure(input_specs))
     results = []
     was_training = layer.training
     layer.eval()
@@ -141,6 +143,14 @@ def infer_output_spec(layer, input_specs, args=(), kwargs=None, dtypes=None):
     return map_structure(lambda p: p[0], pairs), map_structure(lambda p: p[1], pairs)
 
 
+def _same_structure(shapes):
+    if _is_shape(shapes):
+        return None
+    if isinstance(shapes, dict):
+        return {k: _same_structure(v) for k, v in shapes.items()}
+    return [_same_structure(s) for s in shapes]
+
+
 def _map_shapes(fn, shapes, dtypes):
     if isinstance(shapes, tuple) and all(d is None or isinstance(d, int) for d in shapes):
         return fn(shapes, dtypes)
@@ -150,6 +160,8 @@ def _map_shapes(fn, shapes, dtypes):
 
 
 def _zip_structures(a, b, fn):
+    if _is_shape(a) or isinstance(a, torch.Tensor):
+        return fn(a, b)
     if isinstance(a, (list, tuple)):
         return type(a)(_zip_structures(x, y, fn) for x, y in zip(a, b))
     if isinstance(a, dict):

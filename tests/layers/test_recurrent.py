@@ -120,8 +120,6 @@ def test_lstm_unit_forget_bias_initialises_forget_block_to_one():
     np.testing.assert_array_equal(plain.get_weights()[2], np.zeros(12))
 
 
-@pytest.mark.xfail(raises=TypeError, strict=False,
-                   reason="engine call_symbolic zips dtypes into shape tuples for multi-output layers")
 def test_return_state_symbolic_call():
     outputs = LSTM(4, return_sequences=True, return_state=True)(Input((7, 3)))
     assert [tuple(o.shape) for o in outputs] == [(None, 7, 4), (None, 4), (None, 4)]

@@ -1,0 +1,153 @@
+"""Framework overhead of one training epoch: fitgen `fit` beside a hand-written PyTorch loop, Keras 3 on its
+torch backend and tf-keras, on the same model and data, in one run.
+
+Two sizes: Keras's mnist_mlp (784-512-512-10 with Dropout, RMSprop, batch 128, 60,000 samples) and a tiny
+model (20-32-10, batch 32) where per-step overhead dominates. Every framework runs in its own fresh
+process (same thread settings), one warm-up epoch then `--repeats` timed epochs; the table shows the median
+samples/s and the ratio to the raw PyTorch loop measured in the same run. Peers that are not installed are
+reported as such: Keras 3 needs `pip install keras`; tf-keras can live in another interpreter given by
+`--tfkeras-python` or FITGEN_TFKERAS_PYTHON.
+
+    python bench/overhead.py [--repeats 3] [--sizes tiny mlp] [--json bench/results/overhead.json]
+"""
+import argparse
+import json
+import os
+import pathlib
+import statistics
+import subprocess
+import sys
+import textwrap
+
+SIZES = {
+    "tiny": dict(features=20, hidden=[32], classes=10, batch=32, samples=32000, dropout=0.0, optimizer="sgd"),
+    "mlp": dict(features=784, hidden=[512, 512], classes=10, batch=128, samples=60000, dropout=0.2,
+                optimizer="rmsprop"),
+}
+
+COMMON = textwrap.dedent("""
+    import json, sys, time
+    import numpy as np
+    cfg = json.loads(sys.argv[1]); repeats = int(sys.argv[2])
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((cfg["samples"], cfg["features"])).astype("float32")
+    labels = rng.integers(0, cfg["classes"], cfg["samples"])
+    y = np.eye(cfg["classes"], dtype="float32")[labels]
+    def report(times):
+        print(json.dumps({"epoch_seconds": times}))
+""")
+
+RUNNERS = {
+    "pytorch loop": COMMON + textwrap.dedent("""
+        import torch
+        from torch import nn
+        layers, width = [], cfg["features"]
+        for units in cfg["hidden"]:
+            layers += [nn.Linear(width, units), nn.ReLU()] + ([nn.Dropout(cfg["dropout"])] if cfg["dropout"] else [])
+            width = units
+        model = nn.Sequential(*layers, nn.Linear(width, cfg["classes"]))
+        opt = (torch.optim.SGD(model.parameters(), lr=0.01) if cfg["optimizer"] == "sgd"
+               else torch.optim.RMSprop(model.parameters(), lr=0.001, alpha=0.9, eps=1e-7))
+        X, Y = torch.from_numpy(x), torch.from_numpy(labels)
+        def epoch():
+            model.train()
+            perm = torch.randperm(len(X))
+            for i in range(0, len(X), cfg["batch"]):
+                idx = perm[i:i + cfg["batch"]]
+                xb, yb = X[idx], Y[idx]
+                opt.zero_grad(set_to_none=True)
+                loss = nn.functional.cross_entropy(model(xb), yb)
+                loss.backward()
+                opt.step()
+                loss.item()  # any logging loop reads the loss every step
+        epoch()
+        times = []
+        for _ in range(repeats):
+            t = time.perf_counter(); epoch(); times.append(time.perf_counter() - t)
+        report(times)
+    """),
+    "fitgen": COMMON + textwrap.dedent("""
+        from fitgen.models import Sequential
+        from fitgen.layers import Dense, Dropout
+        model = Sequential()
+        for i, units in enumerate(cfg["hidden"]):
+            kwargs = {"input_shape": (cfg["features"],)} if i == 0 else {}
+            model.add(Dense(units, activation="relu", **kwargs))
+            if cfg["dropout"]:
+                model.add(Dropout(cfg["dropout"]))
+        model.add(Dense(cfg["classes"], activation="softmax"))
+        model.compile(cfg["optimizer"], "categorical_crossentropy")
+        model.fit(x, y, batch_size=cfg["batch"], epochs=1, verbose=0)
+        times = []
+        for _ in range(repeats):
+            t = time.perf_counter(); model.fit(x, y, batch_size=cfg["batch"], epochs=1, verbose=0)
+            times.append(time.perf_counter() - t)
+        report(times)
+    """),
+}
+
+KERAS_LIKE = textwrap.dedent("""
+    model = K.Sequential()
+    for i, units in enumerate(cfg["hidden"]):
+        kwargs = {"input_shape": (cfg["features"],)} if i == 0 else {}
+        model.add(K.layers.Dense(units, activation="relu", **kwargs))
+        if cfg["dropout"]:
+            model.add(K.layers.Dropout(cfg["dropout"]))
+    model.add(K.layers.Dense(cfg["classes"], activation="softmax"))
+    model.compile(cfg["optimizer"], "categorical_crossentropy")
+    model.fit(x, y, batch_size=cfg["batch"], epochs=1, verbose=0)
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter(); model.fit(x, y, batch_size=cfg["batch"], epochs=1, verbose=0)
+        times.append(time.perf_counter() - t)
+    report(times)
+""")
+RUNNERS["keras 3 (torch)"] = COMMON + "import os\nos.environ['KERAS_BACKEND'] = 'torch'\nimport keras as K\n" + \
+    "assert K.__version__.startswith('3'), K.__version__\n" + KERAS_LIKE
+RUNNERS["tf-keras"] = COMMON + "import os\nos.environ['TF_CPP_MIN_LOG_LEVEL'] = '3'\nimport tf_keras as K\n" + \
+    KERAS_LIKE
+
+
+def run(name, size, repeats, python):
+    cfg = json.dumps(SIZES[size])
+    env = dict(os.environ, PYTHONPATH=str(pathlib.Path(__file__).resolve().parents[1]))
+    proc = subprocess.run([python, "-c", RUNNERS[name], cfg, str(repeats)], capture_output=True, text=True,
+                          env=env, timeout=1800)
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["failed"])[-1]
+        return None, last[:120]
+    times = json.loads(proc.stdout.strip().splitlines()[-1])["epoch_seconds"]
+    return SIZES[size]["samples"] / statistics.median(times), None
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--sizes", nargs="+", default=list(SIZES))
+    parser.add_argument("--tfkeras-python", default=os.environ.get("FITGEN_TFKERAS_PYTHON", sys.executable))
+    parser.add_argument("--json", default="bench/results/overhead.json")
+    args = parser.parse_args()
+    pythons = {"tf-keras": args.tfkeras_python}
+    results = {}
+    for size in args.sizes:
+        results[size] = {}
+        for name in RUNNERS:
+            rate, error = run(name, size, args.repeats, pythons.get(name, sys.executable))
+            results[size][name] = {"samples_per_s": rate, "error": error}
+    print(f"{'size':6} {'framework':18} {'samples/s':>11} {'vs pytorch loop':>16}")
+    for size, row in results.items():
+        base = row["pytorch loop"]["samples_per_s"]
+        for name, value in row.items():
+            rate = value["samples_per_s"]
+            if rate is None:
+                print(f"{size:6} {name:18} {'n/a':>11} {'(' + value['error'][:40] + ')':>16}")
+                continue
+            print(f"{size:6} {name:18} {rate:11,.0f} {rate / base:15.2f}x")
+    path = pathlib.Path(args.json)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"repeats": args.repeats, "results": results}, indent=1))
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
