@@ -9,6 +9,7 @@ import numpy as np
 
 from fitgen.callbacks.callback_list import CallbackList
 from fitgen.data import adapter as data_adapter
+from fitgen.distribute import context as distribute_context
 from fitgen.engine.loop import run_epoch
 from fitgen.engine.step import EpochMetrics, make_predict_step, make_test_step
 
@@ -70,6 +71,7 @@ def fit(model, x=None, y=None, batch_size=None, epochs=1, verbose=1, callbacks=N
         steps_per_epoch=None, validation_steps=None, validation_batch_size=None, validation_freq=1,
         max_queue_size=10, workers=1, use_multiprocessing=False, generator_api=False, **stream_extra):
     model._assert_compiled()
+    distributed = _distribution(model)  # [distribute hook] None in a single process
     _check_positive("batch_size", batch_size)
     _check_positive("steps_per_epoch", steps_per_epoch)
     _check_positive("max_queue_size", max_queue_size, allow_none=False)
@@ -118,6 +120,9 @@ def fit(model, x=None, y=None, batch_size=None, epochs=1, verbose=1, callbacks=N
     if validation_data is not None and not (isinstance(validation_data, (tuple, list)) and not validation_data):
         validation = _validation_adapter(model, validation_data, validation_batch_size or batch_size,
                                          validation_steps, stream_kwargs)
+    if distributed is not None:  # [distribute hook] this rank's share of the data
+        from fitgen.distribute import sharding
+        train, validation = sharding.shard(distributed, train, True), sharding.shard(distributed, validation, False)
     try:
         return _run_fit(model, train, validation, epochs, initial_epoch, verbose, callbacks, validation_freq,
                         batch_size)
@@ -125,6 +130,16 @@ def fit(model, x=None, y=None, batch_size=None, epochs=1, verbose=1, callbacks=N
         for adapter in (train, validation):
             if adapter is not None and hasattr(adapter, "close"):
                 adapter.close()
+
+
+def _distribution(model):
+    """[distribute hook] fitgen.distribute's context, with the model on this rank's device; None when not
+    distributed (then one `is_initialized()` check is the whole cost)."""
+    context = distribute_context.current()
+    if context is not None:
+        from fitgen.distribute import ddp
+        ddp.prepare_model(context, model)
+    return context
 
 
 def _first_input(x):
@@ -135,7 +150,9 @@ def _first_input(x):
 
 def _run_fit(model, train, validation, epochs, initial_epoch, verbose, callbacks, validation_freq, batch_size):
     names = model.metrics_names
-    callback_list = CallbackList(callbacks, add_history=True, add_progbar=bool(verbose), model=model,
+    distributed = distribute_context.current()  # [distribute hook]
+    callback_list = CallbackList(callbacks, add_history=True, add_progbar=bool(verbose) and _chief(distributed),
+                                 model=model,
                                  verbose=verbose, epochs=epochs, steps=train.num_batches(),
                                  batch_size=batch_size, samples=getattr(train, "num_samples", None),
                                  do_validation=validation is not None,
@@ -143,8 +160,14 @@ def _run_fit(model, train, validation, epochs, initial_epoch, verbose, callbacks
                                  _in_fit=True)
     model.history = callback_list.history
     model.stop_training = False
-    train_step = model._make_train_step()
-    metrics = EpochMetrics(model._output_specs, names)
+    if distributed is None:
+        train_step = model._make_train_step()
+        metrics = EpochMetrics(model._output_specs, names)
+    else:  # [distribute hook] DDP step, stand-in-aware metrics, stop_training agreed by all ranks
+        from fitgen.distribute import ddp
+        callback_list.append(ddp.stop_callback(distributed, callbacks, model))
+        train_step = ddp.make_train_step(distributed, model, train)
+        metrics = ddp.epoch_metrics(model, train)
     model._fit_context = FitContext(train, metrics)
     callback_list.on_train_begin()
     # BackupAndRestore may ask to resume: {'epoch', 'step' (batches done in it), 'data_seed', 'metrics'}.
@@ -164,6 +187,8 @@ def _run_fit(model, train, validation, epochs, initial_epoch, verbose, callbacks
         model.train()
         steps = run_epoch(train.epoch_batches(epoch, skip=skip), train_step, callback_list, "train", metrics,
                           model, first_step=skip) + skip
+        if distributed is not None:
+            ddp.reduce_metrics(distributed, metrics)  # [distribute hook] global sums on every rank
         epoch_logs = metrics.results()
         stats = train.epoch_stats() if hasattr(train, "epoch_stats") else {}
         if validation is not None and _should_validate(epoch, validation_freq) and steps:
@@ -198,11 +223,22 @@ class FitContext:
         return self.adapter.seed
 
 
+def _chief(distributed):
+    return distributed is None or distributed.is_chief
+
+
 def _evaluate_adapter(model, adapter, callback_list):
-    metrics = EpochMetrics(model._output_specs, model.metrics_names)
+    distributed = distribute_context.current()  # [distribute hook]
+    if distributed is None:
+        metrics = EpochMetrics(model._output_specs, model.metrics_names)
+    else:
+        from fitgen.distribute import ddp
+        metrics = ddp.epoch_metrics(model, adapter)
     model.eval()
     callback_list.on_test_begin()
     run_epoch(adapter.epoch_batches(0), make_test_step(model), callback_list, "test", metrics, model)
+    if distributed is not None:
+        ddp.reduce_metrics(distributed, metrics)
     logs = metrics.results()
     callback_list.on_test_end(logs)
     adapter.on_epoch_end()
@@ -224,15 +260,19 @@ def _adapter_for_inference(model, x, y, sample_weight, batch_size, steps, stream
 def evaluate(model, x=None, y=None, batch_size=None, verbose=1, sample_weight=None, steps=None, callbacks=None,
              max_queue_size=10, workers=1, use_multiprocessing=False, return_dict=False):
     model._assert_compiled()
+    distributed = _distribution(model)  # [distribute hook]
     stream_kwargs = dict(max_queue_size=max_queue_size, workers=workers, use_multiprocessing=use_multiprocessing)
     adapter = _adapter_for_inference(model, x, y, sample_weight, batch_size, steps, stream_kwargs, "evaluate")
+    if distributed is not None:
+        from fitgen.distribute import sharding
+        adapter = sharding.shard(distributed, adapter, False)
     if y is None and not data_adapter.is_streaming(x):
         raise ValueError("Target data is missing. Your model was compiled with a loss, and therefore expects "
                          "target data `y` to be provided in `evaluate()`.")
     try:
         model._prepare_for(None)
-        callback_list = CallbackList(callbacks, add_progbar=verbose == 1, model=model, verbose=verbose,
-                                     epochs=1, steps=adapter.num_batches())
+        callback_list = CallbackList(callbacks, add_progbar=verbose == 1 and _chief(distributed), model=model,
+                                     verbose=verbose, epochs=1, steps=adapter.num_batches())
         logs = _evaluate_adapter(model, adapter, callback_list)
     finally:
         if hasattr(adapter, "close"):
@@ -247,16 +287,22 @@ def predict(model, x, batch_size=None, verbose=0, steps=None, callbacks=None, ma
             use_multiprocessing=False):
     stream_kwargs = dict(max_queue_size=max_queue_size, workers=workers, use_multiprocessing=use_multiprocessing,
                          inputs_only=True)
+    distributed = _distribution(model)  # [distribute hook]
     adapter = _adapter_for_inference(model, x, None, None, batch_size, steps, stream_kwargs, "predict")
+    if distributed is not None:
+        from fitgen.distribute import sharding
+        adapter = sharding.shard(distributed, adapter, False)
     collected = []
     try:
-        callback_list = CallbackList(callbacks, add_progbar=verbose == 1, model=model, verbose=verbose, epochs=1,
-                                     steps=adapter.num_batches())
+        callback_list = CallbackList(callbacks, add_progbar=verbose == 1 and _chief(distributed), model=model,
+                                     verbose=verbose, epochs=1, steps=adapter.num_batches())
         model.eval()
         callback_list.on_predict_begin()
         run_epoch(adapter.epoch_batches(0), make_predict_step(model), callback_list, "predict",
                   outputs_sink=lambda outs: collected.append([o.detach().cpu().numpy() for o in outs]))
         callback_list.on_predict_end()
+        if distributed is not None and getattr(adapter, "gathers", False):
+            collected = adapter.gather(collected)  # [distribute hook] all ranks' outputs, in order
     finally:
         if hasattr(adapter, "close"):
             adapter.close()

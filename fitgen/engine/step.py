@@ -35,9 +35,14 @@ def _total_loss(specs, regularized, y, outputs, sw, added_losses):
     return total, per_output
 
 
-def make_train_step(model):
-    """A function (x, y, sample_weight) -> (loss, per-output losses, outputs) that updates the weights once."""
+def make_train_step(model, forward=None, loss_scale=None):
+    """A function (x, y, sample_weight) -> (loss, per-output losses, outputs) that updates the weights once.
+
+    `forward` and `loss_scale` are distribution's hooks (fitgen.distribute.ddp): a DDP-wrapped forward, and
+    a callable giving the factor on this rank's loss before backward. The returned loss is never scaled.
+    """
     specs = model._output_specs
+    forward = model._forward if forward is None else forward
     optimizer = model.optimizer
     constrained = [w for w in model.trainable_weights if w.constraint is not None]
     regularized = _regularized(model)
@@ -45,11 +50,11 @@ def make_train_step(model):
     def train_step(x, y, sw):
         params = model._trainable_tensors
         with collect_losses() as added:
-            outputs = model._forward(x)
+            outputs = forward(x)
         total, per_output = _total_loss(specs, regularized, y, outputs, sw, added)
         for param in params:
             param.grad = None
-        total.backward()
+        (total if loss_scale is None else total * loss_scale()).backward()
         optimizer.apply_gradients()
         if constrained:
             with torch.no_grad():

@@ -1,0 +1,2 @@
+def multi_gpu_model(model, gpus=None, cpu_merge=True, cpu_relocation=False):
+    raise NotImplementedError

@@ -1,0 +1,237 @@
+"""Each rank's share of the data: no overlap, nothing dropped, no padded duplicates in metrics.
+
+Training (arrays): one epoch order for all ranks, from a seed rank 0 broadcasts and the epoch number
+(the order a single process would use). Global batch k is the next `batch_size * world_size` samples of
+that order; rank r takes the r-th of `world_size` near-equal contiguous parts of it, so the ranks'
+batch k, concatenated in rank order, is exactly the single process's batch k of size
+`batch_size * world_size`. Every rank runs the same number of steps, so no rank waits in a gradient
+all-reduce that another never enters. When a ragged last global batch has fewer samples than ranks, a
+rank without samples runs a one-sample stand-in batch whose loss is scaled by 0 and which metrics skip.
+
+Loss scale: DDP averages gradients over ranks; scaling rank r's mean loss by n_r * world / n_global
+makes that average the gradient of the global batch's mean loss, also for a ragged last batch.
+
+Training (Sequences): the Sequence's batch indices follow the same seeded order; global step k takes
+indices k*world .. k*world + world - 1, one per rank. Batch sizes are only known once loaded, so each
+step all-reduces (n_r, ran_out) (one tiny collective): it gives n_global for the loss scale and stops
+every rank together when a generator runs out on any of them.
+
+Plain generators and iterables cannot be split by fitgen: each rank runs its own (see get_rank()).
+
+Evaluation and predict: rank r takes the r-th contiguous block of the samples (or Sequence indices), in
+batches of the usual size. No collective runs per step, so ranks may run different step counts; the
+metric sums are all-reduced once at the end (ddp.reduce_metrics), and predictions are gathered in order.
+"""
+import math
+
+import numpy as np
+import torch
+
+from fitgen.data.arrays import _batch_spec
+from fitgen.engine.step import batch_size_of
+from fitgen.distribute.context import warn_once
+
+
+def split_bounds(count, world_size, rank):
+    """[lo, hi) of part `rank` when `count` items are cut into `world_size` near-equal contiguous parts."""
+    base, extra = divmod(count, world_size)
+    lo = rank * base + min(rank, extra)
+    return lo, lo + base + (1 if rank < extra else 0)
+
+
+def shard(context, adapter, training):
+    """`adapter` restricted to this rank's share (None stays None)."""
+    if adapter is None:
+        return None
+    if hasattr(adapter, "prefetcher"):
+        return ShardedStreamAdapter(adapter, context, training)
+    return ShardedArrayAdapter(adapter, context, training)
+
+
+class _Shard:
+    """What both sharded adapters expose to the engine besides the adapter interface."""
+
+    def __init__(self, base, context, training):
+        self.base = base
+        self.context = context
+        self.training = training
+        self.padding = False  # the current batch is a stand-in: loss scale 0, skipped by metrics
+        self._local = self._global = 1
+
+    def __getattr__(self, name):  # everything else (num_samples, batches_seen, ...) is the base's
+        if name == "base":
+            raise AttributeError(name)
+        return getattr(self.base, name)
+
+    def loss_scale(self):
+        """Factor on this rank's mean loss that makes DDP's gradient average the global batch's mean."""
+        if self._global == 0:
+            return 0.0
+        return self._local * self.context.world_size / self._global
+
+    def on_epoch_end(self):
+        self.base.on_epoch_end()
+
+    def close(self):
+        self.base.close()
+
+    def gather(self, batches):
+        """Every rank's list of per-batch outputs, concatenated in rank order (identical on all ranks)."""
+        return [batch for part in self.context.all_gather_object(batches) for batch in part]
+
+
+class ShardedArrayAdapter(_Shard):
+    """Rank r's batches of an `ArrayAdapter` (see the module notes)."""
+
+    gathers = True
+
+    def __init__(self, base, context, training):
+        super().__init__(base, context, training)
+        base.device = context.device
+        if training:
+            self.per_rank_batch_size = base.batch_size
+            base.batch_size = base.batch_size * context.world_size  # the base now makes global batches
+            base.seed = context.broadcast_int(base.seed)
+        else:
+            self.per_rank_batch_size = base.batch_size
+            self._block = split_bounds(base.num_samples, context.world_size, context.rank)
+
+    @property
+    def seed(self):
+        return self.base.seed
+
+    @seed.setter
+    def seed(self, value):
+        self.base.seed = int(value)
+
+    def num_batches(self):
+        if self.training:
+            return self.base.num_batches()
+        lo, hi = self._block
+        return math.ceil((hi - lo) / self.per_rank_batch_size)
+
+    def epoch_batches(self, epoch=0, skip=0):
+        if not self.training:
+            lo, hi = self._block
+            for start in range(lo, hi, self.per_rank_batch_size):
+                yield self.base.get_batch(start, min(start + self.per_rank_batch_size, hi), None)
+            return
+        world, rank = self.context.world_size, self.context.rank
+        for position, (start, stop, indices) in enumerate(self.base._slices(epoch)):
+            if position < skip:
+                continue
+            count = stop - start if indices is None else int(indices.numel())
+            lo, hi = split_bounds(count, world, rank)
+            self._global, self._local = count, hi - lo
+            self.padding = hi == lo
+            if self.padding:
+                lo, hi = 0, 1  # stand-in: the global batch's first sample, weighted 0
+            if indices is None:
+                yield self.base.get_batch(start + lo, start + hi, None)
+            else:
+                yield self.base.get_batch(*_batch_spec(indices.numpy(), lo, hi))
+
+
+class ShardedStreamAdapter(_Shard):
+    """Rank r's batches of a `StreamAdapter`: a share of a Sequence's indices, or its own generator."""
+
+    def __init__(self, base, context, training):
+        super().__init__(base, context, training)
+        self._ran_out = False
+        self.gathers = base.indexed
+        self._plan = []
+        if not base.indexed:
+            source = base.source
+            shards_itself = getattr(source, "shardable", False) or _has_distributed_sampler(source)
+            if not shards_itself:
+                warn_once("generator", "fitgen runs a Python generator on every rank as it is: unless it takes "
+                          "its share with fitgen.distribute.get_rank() / get_world_size(), every rank sees the "
+                          "same data (an epoch then holds world_size copies of each batch).")
+            return
+        prefetcher = base.prefetcher
+        prefetcher.seed = context.broadcast_int(prefetcher.seed)
+        # The Prefetcher asks this for the indices to load: this rank's share, in step order.
+        prefetcher._epoch_order = self._planned_order
+        length = len(base.source)
+        if training:
+            self._steps = base.steps if base.steps is not None else math.ceil(length / context.world_size)
+        else:
+            self._block = split_bounds(length, context.world_size, context.rank)
+
+    @property
+    def exhausted(self):
+        return self._ran_out or self.base.exhausted
+
+    @property
+    def seed(self):
+        return self.base.seed
+
+    @seed.setter
+    def seed(self, value):
+        self.base.seed = value
+
+    def num_batches(self):
+        if not self.base.indexed:
+            return self.base.num_batches()
+        if self.training:
+            return self._steps
+        return self._block[1] - self._block[0]
+
+    def _planned_order(self, epoch, length, steps):
+        return iter([index for index, _ in self._plan])
+
+    def _make_plan(self, epoch):
+        """[(sequence index, is stand-in)] for this rank's steps of `epoch`."""
+        base, world, rank = self.base, self.context.world_size, self.context.rank
+        length = len(base.source)
+        if not self.training:
+            return [(index, False) for index in range(*self._block)]
+        prefetcher = base.prefetcher
+        plan, orders = [], {}
+
+        def order(pass_number):
+            if pass_number not in orders:
+                orders[pass_number] = (np.random.default_rng([prefetcher.seed, epoch, pass_number]).permutation(length)
+                                       if prefetcher.shuffle else np.arange(length))
+            return orders[pass_number]
+
+        for step in range(self._steps):
+            position = step * world + rank
+            if base.steps is None and position >= length:
+                plan.append((int(order(0)[step * world]), True))
+            else:
+                pass_number, offset = divmod(position, length)
+                plan.append((int(order(pass_number)[offset]), False))
+        return plan
+
+    def epoch_batches(self, epoch=0, skip=0):
+        if self.base.indexed:
+            self._plan = self._make_plan(epoch)
+        if not self.training:
+            yield from self.base.epoch_batches(epoch, skip)
+            return
+        batches = self.base.epoch_batches(epoch, skip)
+        steps = self._steps if self.base.indexed else self.base.steps
+        context = self.context
+        position = skip
+        while steps is None or position < steps:
+            batch = next(batches, None)
+            padding = batch is not None and self.base.indexed and self._plan[position][1]
+            local = 0 if batch is None or padding else batch_size_of(batch[0])
+            # One tiny collective per step: n_global for the loss scale, and a joint stop when any rank
+            # ran out of data (else the others would wait for its gradients until the timeout).
+            totals = context.all_reduce_sum(torch.tensor([float(local), float(batch is None)], dtype=torch.float64))
+            if totals[1].item() > 0:
+                self._ran_out = True
+                return
+            self._local, self._global, self.padding = local, int(totals[0].item()), padding
+            yield batch
+            position += 1
+
+
+def _has_distributed_sampler(source):
+    loader = getattr(source, "loader", None) or getattr(source, "data_loader", None)
+    sampler = getattr(loader, "sampler", None)
+    batch_sampler = getattr(getattr(loader, "batch_sampler", None), "sampler", None)
+    from torch.utils.data.distributed import DistributedSampler
+    return isinstance(sampler, DistributedSampler) or isinstance(batch_sampler, DistributedSampler)

@@ -1,0 +1,2 @@
+def sync_batchnorm(model):
+    raise NotImplementedError
