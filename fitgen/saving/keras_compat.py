@@ -124,6 +124,8 @@ def translate_layer_entry(class_name, config):
     - Keras 2.2's CuDNNLSTM / CuDNNGRU become LSTM / GRU(reset_after=True) with sigmoid gates: the same
       function (cuDNN's kernels), weights converted on load.
     """
+    if not isinstance(config, dict):
+        return class_name, config  # e.g. Keras <= 2.1's Sequential config, a bare list of layers
     config = dict(config)
     dtype = config.get("dtype")
     if isinstance(dtype, dict):
