@@ -63,6 +63,7 @@ class DistributedContext:
         self.local_rank = local_rank
         self.device = device
         self.backend = backend_name
+        self.padding = False  # set by the sharded adapter while a stand-in batch runs
         # Collectives on nccl need CUDA tensors; gloo takes CPU ones.
         self.comm_device = device if backend_name == "nccl" else torch.device("cpu")
 

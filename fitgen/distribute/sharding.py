@@ -55,11 +55,21 @@ class _Shard:
         self.base = base
         self.context = context
         self.training = training
-        self.padding = False  # the current batch is a stand-in: loss scale 0, skipped by metrics
+        self.padding = False
         self._local = self._global = 1
 
+    @property
+    def padding(self):
+        """True while the current batch is a stand-in: loss scale 0, skipped by metrics and SyncBatchNorm."""
+        return self._padding
+
+    @padding.setter
+    def padding(self, value):
+        self._padding = value
+        self.context.padding = value  # read by sync_batchnorm, which sees layers, not adapters
+
     def __getattr__(self, name):  # everything else (num_samples, batches_seen, ...) is the base's
-        if name == "base":
+        if name in ("base", "_padding"):
             raise AttributeError(name)
         return getattr(self.base, name)
 

@@ -48,6 +48,20 @@ def train(batch_size, epochs=3):
     return model, results
 
 
+def train_batchnorm(batch_size):
+    """A BatchNormalization model synchronised across ranks (a no-op in one process)."""
+    from fitgen import distribute
+    from fitgen.layers.normalization import BatchNormalization
+    (x, y), _ = data()
+    backend.clear_session()
+    backend.set_random_seed(99)
+    model = Sequential([Dense(8, input_shape=(6,)), BatchNormalization(momentum=0.5), Dense(3, activation="softmax")])
+    model.compile("sgd", "sparse_categorical_crossentropy")
+    distribute.sync_batchnorm(model)
+    model.fit(x * 3 + 1, y, batch_size=batch_size, epochs=2, shuffle=False, verbose=0)
+    return model.get_weights()
+
+
 class IndexSequence(Sequence):
     """Batch i holds the value i in every row, so a step's batch tells which index it came from."""
 
@@ -105,6 +119,7 @@ def scenario_main(out_dir):
     if distribute.is_chief():
         np.savez(os.path.join(out_dir, "checkpoint.npz"), *model.get_weights())
     results["sequence"], results["sequence_steps"] = sequence_indices(model, context)
+    results["batchnorm"] = [w.tolist() for w in train_batchnorm(batch_size=10)]
     (x, y), _ = data()
     stopper = StopOnRankOne()
     stopped = build_model().fit(x, y, batch_size=10, epochs=3, verbose=0, callbacks=[stopper])

@@ -70,6 +70,14 @@ def test_logs_and_validation_metrics_equal_single_process_on_every_rank(two_rank
         np.testing.assert_allclose(rank["evaluate"], reference["evaluate"], rtol=1e-5)
 
 
+def test_sync_batchnorm_uses_global_batch_statistics(two_ranks):
+    ranks, _ = two_ranks
+    expected = worker.train_batchnorm(batch_size=20)
+    for rank in ranks:  # moving mean/variance included: identical on every rank, equal to batch 2B's
+        for got, want in zip(rank["batchnorm"], expected):
+            np.testing.assert_allclose(np.array(got), want, rtol=1e-4, atol=1e-5)
+
+
 def test_predict_gathers_every_sample_in_order_on_every_rank(two_ranks, reference):
     ranks, _ = two_ranks
     for rank in ranks:
