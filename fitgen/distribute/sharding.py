@@ -98,12 +98,15 @@ class ShardedArrayAdapter(_Shard):
     def __init__(self, base, context, training):
         super().__init__(base, context, training)
         base.device = context.device
+        # Under torchrun batch_size is per process; under multi_gpu_model it is global (Keras 2).
+        global_batch = getattr(context, "batch_size_is_global", False)
         if training:
             self.per_rank_batch_size = base.batch_size
-            base.batch_size = base.batch_size * context.world_size  # the base now makes global batches
+            if not global_batch:
+                base.batch_size = base.batch_size * context.world_size  # the base now makes global batches
             base.seed = context.broadcast_int(base.seed)
         else:
-            self.per_rank_batch_size = base.batch_size
+            self.per_rank_batch_size = -(-base.batch_size // context.world_size) if global_batch else base.batch_size
             self._block = split_bounds(base.num_samples, context.world_size, context.rank)
 
     @property
