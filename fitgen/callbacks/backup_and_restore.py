@@ -25,6 +25,7 @@ import torch
 
 from fitgen.callbacks.callback import Callback
 from fitgen.callbacks.callback_list import CallbackList
+from fitgen.distribute.context import is_chief
 
 _FORMAT = 1
 _FILE_NAME = "training_state.pt"
@@ -131,7 +132,9 @@ class BackupAndRestore(Callback):
             self._pending = True
 
     def on_train_end(self, logs=None):
-        if self.delete_checkpoint:
+        if not is_chief():
+            pass  # rank 0 owns the backup file
+        elif self.delete_checkpoint:
             _remove(self.backup_path)
             try:
                 os.rmdir(self.backup_dir)
@@ -159,8 +162,9 @@ class BackupAndRestore(Callback):
             "callbacks": [(type(c).__name__, c.get_state()) for c in self._others],
             "rng": _get_rng_state(self.model),
         }
-        _atomic_save(state, self.backup_path)
         self._pending = False
+        if is_chief():  # every rank restores from the file; only rank 0 writes it
+            _atomic_save(state, self.backup_path)
 
     def _restore_begin(self, state):
         if state.get("format") != _FORMAT:

@@ -6,6 +6,7 @@ import os
 import numpy as np
 
 from fitgen.callbacks.callback import Callback
+from fitgen.distribute.context import is_chief
 
 _NOT_COLUMNS = ("data_wait",)
 
@@ -38,6 +39,9 @@ class CSVLogger(Callback):
         self.keys = None
         self.writer = None
         self.append_header = True
+        self._active = is_chief()  # under torchrun only rank 0 writes the file
+        if not self._active:
+            return
         if self.append and os.path.exists(self.filename):
             with open(self.filename, newline="") as existing:
                 header = existing.readline()
@@ -50,10 +54,13 @@ class CSVLogger(Callback):
         folder = os.path.dirname(self.filename)
         if folder:
             os.makedirs(folder, exist_ok=True)
-        self.csv_file = open(self.filename, "a" if self.append else "w", newline="")
+        # Open from on_train_begin to on_train_end: rows are streamed, one per epoch.
+        self.csv_file = open(self.filename, "a" if self.append else "w", newline="")  # noqa: SIM115
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
+        if not getattr(self, "_active", True):
+            return
         if self.csv_file is None:
             raise RuntimeError(f"CSVLogger({self.filename!r}) received on_epoch_end before on_train_begin: the file "
                                "is not open.")

@@ -39,8 +39,8 @@ class LambdaCallback(Callback):
     def __init__(self, on_epoch_begin=None, on_epoch_end=None, on_batch_begin=None, on_batch_end=None,
                  on_train_begin=None, on_train_end=None, **kwargs):
         super().__init__()
-        given = dict(on_epoch_begin=on_epoch_begin, on_epoch_end=on_epoch_end, on_batch_begin=on_batch_begin,
-                     on_batch_end=on_batch_end, on_train_begin=on_train_begin, on_train_end=on_train_end)
+        given = {"on_epoch_begin": on_epoch_begin, "on_epoch_end": on_epoch_end, "on_batch_begin": on_batch_begin,
+                     "on_batch_end": on_batch_end, "on_train_begin": on_train_begin, "on_train_end": on_train_end}
         for name in list(kwargs):
             if name in _ALL_HOOKS:
                 given[name] = kwargs.pop(name)

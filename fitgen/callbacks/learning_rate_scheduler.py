@@ -47,7 +47,7 @@ class LearningRateScheduler(Callback):
         elif isinstance(lr, np.ndarray) and lr.ndim == 0 and np.issubdtype(lr.dtype, np.floating):
             lr = lr.item()
         if not isinstance(lr, (float, np.float32, np.float64)):
-            raise ValueError(f'The output of the "schedule" function should be float. Got: {lr}')
+            raise ValueError(f'The output of the "schedule" function should be float. Got: {lr}')  # noqa: TRY004 (Keras raises ValueError)
         backend.set_value(optimizer.lr, float(lr))
         if self.verbose > 0:
             print(f"\nEpoch {epoch + 1}: LearningRateScheduler setting learning rate to {lr}.", flush=True)

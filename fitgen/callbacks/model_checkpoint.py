@@ -7,6 +7,7 @@ import warnings
 
 from fitgen.callbacks import monitor as monitor_lib
 from fitgen.callbacks.callback import Callback
+from fitgen.distribute.context import is_chief
 
 
 class ModelCheckpoint(Callback):
@@ -127,8 +128,10 @@ class ModelCheckpoint(Callback):
                            f"{error} is not in the logs. Available keys: {', '.join(available)}.") from None
 
     def _write(self, filepath):
+        if not is_chief():
+            return  # under torchrun every rank decides alike; only rank 0 writes the file
         if os.path.isdir(filepath):
-            raise IOError("Please specify a non-directory filepath for ModelCheckpoint. Filepath used is an "
+            raise OSError("Please specify a non-directory filepath for ModelCheckpoint. Filepath used is an "
                           f"existing directory: {filepath}")
         folder, name = os.path.split(os.path.abspath(filepath))
         os.makedirs(folder, exist_ok=True)

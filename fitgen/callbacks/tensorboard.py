@@ -10,6 +10,7 @@ import os
 import numpy as np
 
 from fitgen.callbacks.callback import Callback
+from fitgen.distribute.context import is_chief
 
 _NOT_SCALARS = ("batch", "size")
 _INSTALL = ("The TensorBoard callback needs the `tensorboard` package. Install it with "
@@ -71,6 +72,8 @@ class TensorBoard(Callback):
         self._epoch_start_iterations = 0
 
     def _writer(self, which):
+        if not is_chief():
+            return _NullWriter()  # under torchrun only rank 0 writes event files
         writer = self._writers.get(which)
         if writer is None:
             writer = self._writer_class(log_dir=os.path.join(self.log_dir, which))
@@ -159,6 +162,13 @@ class TensorBoard(Callback):
             for weight in layer.weights:
                 name = weight.name.replace(":", "_")
                 writer.add_histogram(name + "/histogram", np.asarray(weight.numpy()), global_step=epoch)
+
+
+class _NullWriter:
+    def add_scalar(self, *args, **kwargs):
+        pass
+
+    add_histogram = add_scalar
 
 
 def _scalar(value):

@@ -3,6 +3,7 @@
 `model_to_dot` needs only the `pydot` package (it builds the graph description); `plot_model` also needs
 graphviz's `dot` program to render it.
 """
+import itertools
 import os
 
 _PYDOT_MISSING = ("You must install pydot (`pip install pydot`) and graphviz (its `dot` program, see "
@@ -61,7 +62,7 @@ def _graph_of(model):
     graph = getattr(model, "_graph", None)
     if graph is None:
         layers = list(model.layers)
-        return layers, list(zip(layers, layers[1:])), {}
+        return layers, list(itertools.pairwise(layers)), {}
     nodes = {node.layer: node for node in graph.nodes}
     edges = []
     for node in graph.nodes:

@@ -3,8 +3,8 @@ import csv
 
 import numpy as np
 import pytest
-
 from cb_models import tiny_data, tiny_model
+
 from fitgen.callbacks.callback import Callback
 from fitgen.callbacks.csv_logger import CSVLogger
 

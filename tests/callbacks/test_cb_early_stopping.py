@@ -1,8 +1,8 @@
 """EarlyStopping inside fit: stopping, restore_best_weights (tf-keras 2.21), messages, warnings, state."""
 import numpy as np
 import pytest
-
 from cb_models import tiny_data, tiny_model
+
 from fitgen.callbacks.early_stopping import EarlyStopping
 from fitgen.callbacks.lambda_callback import LambdaCallback
 

@@ -1,7 +1,7 @@
 """The exact hook sequence and logs keys a callback sees in fit and fit_generator, with validation."""
 import pytest
-
 from cb_models import ArraySequence, tiny_data, tiny_model
+
 from fitgen.callbacks.callback import Callback
 
 _BATCH = ("on_batch_begin", "on_batch_end", "on_train_batch_begin", "on_train_batch_end", "on_test_batch_begin",

@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 import torch
-
 from cb_models import tiny_data, tiny_model
+
 from fitgen import backend
 from fitgen.callbacks.lambda_callback import LambdaCallback
 from fitgen.callbacks.learning_rate_scheduler import LearningRateScheduler

@@ -3,8 +3,8 @@ import os
 
 import numpy as np
 import pytest
-
 from cb_models import tiny_data, tiny_model
+
 from fitgen.callbacks.model_checkpoint import ModelCheckpoint
 
 

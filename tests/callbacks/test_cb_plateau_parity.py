@@ -16,11 +16,11 @@ from fitgen.optimizers.sgd import SGD
 
 SEQUENCES = {"a": [1.0, 0.9, 0.95, 0.96, 0.97, 0.8, 0.85, 0.9, 0.91], "b": [0.5, 0.5, 0.5, 0.4, 0.41, 0.42, 0.43],
              "c": [0.3, 0.4, 0.5, 0.45, 0.44, 0.43, 0.6, 0.2]}
-ES_CONFIGS = [dict(patience=0), dict(patience=2), dict(patience=1, min_delta=0.05), dict(patience=2, baseline=0.85),
-              dict(patience=1, mode="max"), dict(patience=1, start_from_epoch=2),
-              dict(patience=2, restore_best_weights=True)]
-RL_CONFIGS = [dict(patience=1), dict(patience=2, cooldown=1, factor=0.5), dict(patience=1, min_lr=0.0003, factor=0.5),
-              dict(patience=0, mode="max", min_delta=0.0)]
+ES_CONFIGS = [{"patience": 0}, {"patience": 2}, {"patience": 1, "min_delta": 0.05}, {"patience": 2, "baseline": 0.85},
+              {"patience": 1, "mode": "max"}, {"patience": 1, "start_from_epoch": 2},
+              {"patience": 2, "restore_best_weights": True}]
+RL_CONFIGS = [{"patience": 1}, {"patience": 2, "cooldown": 1, "factor": 0.5}, {"patience": 1, "min_lr": 0.0003, "factor": 0.5},
+              {"patience": 0, "mode": "max", "min_delta": 0.0}]
 ES_EXPECTED = {
     "es-a-0": [2, 0.9, 1, 2, 2.0],
     "es-a-1": [3, 0.9, 2, 3, 3.0],

@@ -3,11 +3,12 @@ import http.server
 import json
 import threading
 import urllib.parse
+from typing import ClassVar
 
 import numpy as np
 import pytest
-
 from cb_models import tiny_data, tiny_model
+
 from fitgen.callbacks.base_logger import BaseLogger
 from fitgen.callbacks.lambda_callback import LambdaCallback
 from fitgen.callbacks.remote_monitor import RemoteMonitor
@@ -90,7 +91,7 @@ def test_base_logger_averages_by_batch_size():
 
 
 class _Recorder(http.server.BaseHTTPRequestHandler):
-    received = []
+    received: ClassVar[list] = []
 
     def do_POST(self):
         length = int(self.headers["Content-Length"])

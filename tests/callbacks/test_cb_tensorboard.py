@@ -3,13 +3,12 @@ import os
 import sys
 
 import pytest
-
 from cb_models import tiny_data, tiny_model
 
 pytest.importorskip("tensorboard")
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # noqa: E402
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from fitgen.callbacks.tensorboard import TensorBoard  # noqa: E402
+from fitgen.callbacks.tensorboard import TensorBoard
 
 
 def _read(folder):

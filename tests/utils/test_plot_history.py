@@ -4,10 +4,10 @@ import sys
 import pytest
 
 pytest.importorskip("matplotlib")
-from PIL import Image  # noqa: E402
+from PIL import Image
 
-from fitgen.callbacks.history import History  # noqa: E402
-from fitgen.utils.plot_history import plot_history  # noqa: E402
+from fitgen.callbacks.history import History
+from fitgen.utils.plot_history import plot_history
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -35,9 +35,10 @@ def test_writes_a_png_with_one_subplot_per_metric(tmp_path):
 
 
 def test_from_a_real_fit_and_a_dict(tmp_path):
+    import numpy as np
+
     from fitgen.engine.sequential import Sequential
     from fitgen.layers.core import Dense
-    import numpy as np
     model = Sequential([Dense(1, activation="sigmoid", input_shape=(2,))])
     model.compile("sgd", "binary_crossentropy", metrics=["accuracy"])
     x = np.random.rand(8, 2).astype("float32")

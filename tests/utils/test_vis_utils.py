@@ -29,8 +29,8 @@ def test_model_to_dot_lists_layers_edges_and_shapes():
 def test_model_to_dot_functional_branches_and_names_off():
     pytest.importorskip("pydot")
     from fitgen.engine.input_layer import Input
-    from fitgen.layers.merge import Concatenate
     from fitgen.engine.model import Model as FunctionalModel
+    from fitgen.layers.merge import Concatenate
     inputs = Input(shape=(3,))
     left, right = Dense(2)(inputs), Dense(2)(inputs)
     model = FunctionalModel(inputs, Concatenate()([left, right]))
