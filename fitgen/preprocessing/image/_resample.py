@@ -53,9 +53,10 @@ def _output_grid(height, width):
 
 
 def _source_coordinates(matrices, height, width):
+    """Input (row, col) read by every output pixel, float64 (n, h, w): one broadcast add per coordinate."""
     m = matrices[:, :2, :, None, None]
     rows, cols = _output_grid(height, width)
-    return m[:, 0, 0] * rows + m[:, 0, 1] * cols + m[:, 0, 2], m[:, 1, 0] * rows + m[:, 1, 1] * cols + m[:, 1, 2]
+    return m[:, 0, 0] * rows + m[:, 0, 2] + m[:, 0, 1] * cols, m[:, 1, 0] * rows + m[:, 1, 2] + m[:, 1, 1] * cols
 
 
 def _inside(coord, size):
@@ -100,18 +101,26 @@ def _single_thread_after_fork():
         _checked_pid = pid
 
 
-def _bilinear(images, rows, cols):
-    """Bilinear reads of `images` (n, h, w, c) at float64 pixel coordinates (n, oh, ow), clamped to the border."""
+def _normalise(coord, size):
+    # grid_sample's align_corners=True maps -1 and 1 to the centres of the first and last pixels.
+    return coord * (2.0 / (size - 1)) - 1 if size > 1 else np.zeros_like(coord)
+
+
+def _bilinear(images, grid):
+    """Bilinear reads of `images` (n, h, w, c) at a normalised float32 grid (n, oh, ow, 2) (x = column first),
+    clamped to the border. Returns a float array (n, c, oh, ow)."""
     _single_thread_after_fork()
-    _, height, width, _ = images.shape
-    grid = np.empty(rows.shape + (2,), dtype=np.float32)
-    # align_corners=True maps -1 and 1 to the centres of the first and last pixels.
-    grid[..., 0] = cols * (2.0 / (width - 1)) - 1 if width > 1 else 0.0
-    grid[..., 1] = rows * (2.0 / (height - 1)) - 1 if height > 1 else 0.0
     source = torch.from_numpy(images).permute(0, 3, 1, 2)
-    out = F.grid_sample(source, torch.from_numpy(grid), mode="bilinear", padding_mode="border",
-                        align_corners=True)
-    return np.ascontiguousarray(out.permute(0, 2, 3, 1).numpy())
+    grid = torch.from_numpy(grid)
+
+    def sample(src, where):
+        return F.grid_sample(src, where, mode="bilinear", padding_mode="border", align_corners=True)
+
+    if torch.get_num_threads() == 1 or len(images) == 1:
+        return sample(source, grid).numpy()
+    # One image per call runs inline: torch's OpenMP split of a small batch costs more than it saves, and
+    # many times more on a busy machine. Worker processes run with one thread and take the batched call.
+    return torch.cat([sample(source[i:i + 1], grid[i:i + 1]) for i in range(len(images))]).numpy()
 
 
 def _nearest(images, rows, cols, fill_mode):
@@ -134,7 +143,8 @@ def affine_resample(images, matrices, fill_mode="nearest", cval=0.0, order=1):
         order: 1 for bilinear (Keras's default), 0 for nearest neighbour.
 
     Returns:
-        The warped batch: float32, or float64 for float64 input.
+        The warped batch `(n, height, width, channels)`: float32 (float64 for float64 input), possibly a
+        non-contiguous view.
     """
     check_fill_mode(fill_mode)
     check_interpolation_order(order)
@@ -142,19 +152,36 @@ def affine_resample(images, matrices, fill_mode="nearest", cval=0.0, order=1):
     dtype = np.float64 if images.dtype == np.float64 else np.float32
     images = np.array(images, dtype=dtype, order="C", copy=not images.flags.writeable or None)
     n, height, width, _ = images.shape
-    rows, cols = _source_coordinates(np.asarray(matrices, dtype=np.float64).reshape(n, -1, 3), height, width)
-    inside = None
+    matrices = np.asarray(matrices, dtype=np.float64).reshape(n, -1, 3)
+    if order == 1 and fill_mode == "nearest":
+        # The common case: normalised coordinates straight from the matrix, one pass per coordinate.
+        scale = np.array([2.0 / (height - 1) if height > 1 else 0.0, 2.0 / (width - 1) if width > 1 else 0.0])
+        m = matrices[:, :2] * scale[None, :, None]
+        m[:, :, 2] -= np.where(scale > 0, 1.0, 0.0)
+        grid = np.empty((n, height, width, 2), dtype=np.float32)
+        rows, cols = _output_grid(height, width)
+        for axis, row in ((0, 1), (1, 0)):  # grid x is the column coordinate
+            mm = m[:, row, :, None, None]
+            np.add(mm[:, 0] * rows + mm[:, 2], mm[:, 1] * cols, out=grid[..., axis], casting="same_kind")
+        return _bilinear(images, grid).transpose(0, 2, 3, 1)
+    rows, cols = _source_coordinates(matrices, height, width)
+    outside = None
     if fill_mode == "constant":
-        inside = _inside(rows, height) & _inside(cols, width)
+        outside = np.nonzero(~(_inside(rows, height) & _inside(cols, width)))
     elif fill_mode == "wrap":
         rows, cols = _wrap_coordinate(rows, height), _wrap_coordinate(cols, width)
+    elif fill_mode == "reflect" and order == 1:
+        rows, cols = _reflect_coordinate(rows, height), _reflect_coordinate(cols, width)
     if order == 0:
         out = _nearest(images, rows, cols, fill_mode)
-    elif fill_mode == "reflect":
-        out = _bilinear(images, _reflect_coordinate(rows, height), _reflect_coordinate(cols, width))
-    else:
-        out = _bilinear(images, rows, cols)
-    if inside is not None:
-        # Indexing by the outside positions costs what they number; a boolean mask costs the whole batch.
-        out.reshape(-1, out.shape[-1])[np.flatnonzero(~inside)] = cval
-    return out
+        if outside is not None:
+            out[outside] = cval
+        return out
+    grid = np.empty((n, height, width, 2), dtype=np.float32)
+    grid[..., 0] = _normalise(cols, width)
+    grid[..., 1] = _normalise(rows, height)
+    out = _bilinear(images, grid)
+    if outside is not None:
+        # Indexing the outside positions costs what they number; a boolean mask costs the whole batch.
+        out[outside[0], :, outside[1], outside[2]] = cval
+    return out.transpose(0, 2, 3, 1)

@@ -374,17 +374,14 @@ class ImageDataGenerator:
         # One private channels-last copy, then every step in place on the samples it concerns.
         images = np.array(batch if self.data_format == "channels_last" else np.moveaxis(batch, 1, 3))
         height, width = images.shape[1:3]
-        matrices, warped = [], []
-        for i, p in enumerate(params):
-            matrix = transforms.affine_transform_matrix(p.get("theta", 0), p.get("tx", 0), p.get("ty", 0),
-                                                        p.get("shear", 0), p.get("zx", 1), p.get("zy", 1),
-                                                        height, width)
-            if matrix is not None:
-                matrices.append(matrix)
-                warped.append(i)
-        if warped:
+        geometry = np.array([[p.get("theta", 0), p.get("tx", 0), p.get("ty", 0), p.get("shear", 0), p.get("zx", 1),
+                              p.get("zy", 1)] for p in params], dtype=np.float64).reshape(-1, 6)
+        # Keras resamples an image only when some parameter differs from the identity.
+        warped = np.flatnonzero(np.any(geometry != [0, 0, 0, 0, 1, 1], axis=1))
+        if len(warped):
+            matrices = transforms.affine_transform_matrices(*geometry[warped].T, height, width)
             chosen = images if len(warped) == len(images) else images[warped]
-            images[warped] = transforms.affine_resample(chosen, np.stack(matrices), self.fill_mode, self.cval,
+            images[warped] = transforms.affine_resample(chosen, matrices, self.fill_mode, self.cval,
                                                         self.interpolation_order)
         shifted = [i for i, p in enumerate(params) if p.get("channel_shift_intensity") is not None]
         if shifted:

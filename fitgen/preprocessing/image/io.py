@@ -124,7 +124,6 @@ def load_img(path, grayscale=False, color_mode="rgb", target_size=None, interpol
     check_color_mode(color_mode)
     check_interpolation(interpolation)
     target_size = check_target_size(target_size, allow_none=True)
-    image_module = pil_image()
     if isinstance(path, pathlib.Path):
         path = str(path)
     if isinstance(path, (str, bytes)):
@@ -135,23 +134,28 @@ def load_img(path, grayscale=False, color_mode="rgb", target_size=None, interpol
         data, name = path, getattr(path, "name", repr(path))
     else:
         raise TypeError(f"`path` must be a path or a file-like object. Received: {type(path).__name__}")
+    return _decode(data, name, color_mode, target_size, interpolation, keep_aspect_ratio, as_array=False)
+
+
+def _decode(data, name, color_mode, target_size, interpolation, keep_aspect_ratio, as_array):
+    image_module = pil_image()
     try:
-        img = image_module.open(data)
-        img = _convert(img, color_mode)
+        img = _convert(image_module.open(data), color_mode)
         if target_size is not None:
             img = _resize(img, target_size, interpolation, keep_aspect_ratio)
-        img.load()
+        if not as_array:
+            img.load()
+            return img
+        return np.asarray(img)  # decodes, unless convert or resize already did
     except Exception as error:  # PIL signals corrupt data with many exception types
         raise UnreadableImageError(name, error) from error
-    return img
 
 
 def decode_image_file(path, color_mode, target_size, interpolation, keep_aspect_ratio=False):
-    """Decodes one file straight to an (h, w, channels) array, the iterators' fast path."""
-    img = load_img(path, color_mode=color_mode, target_size=target_size, interpolation=interpolation,
-                   keep_aspect_ratio=keep_aspect_ratio)
-    array = np.asarray(img)
-    img.close()
+    """Decodes one file straight to an (h, w, channels) array: the iterators' path, arguments pre-checked."""
+    with open(path, "rb") as f:
+        data = io.BytesIO(f.read())
+    array = _decode(data, path, color_mode, target_size, interpolation, keep_aspect_ratio, as_array=True)
     return array.reshape(array.shape[0], array.shape[1], -1)
 
 

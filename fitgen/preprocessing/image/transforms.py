@@ -55,6 +55,30 @@ def affine_transform_matrix(theta=0, tx=0, ty=0, shear=0, zx=1, zy=1, height=Non
     return matrix
 
 
+def affine_transform_matrices(theta, tx, ty, shear, zx, zy, height, width):
+    """`affine_transform_matrix` for arrays of parameters at once: returns the centred matrices (n, 3, 3).
+
+    Zero angles, shifts and unit zooms give exact identity factors, so each matrix equals the one Keras
+    builds from only the factors it needs.
+    """
+    theta, shear = np.deg2rad(np.asarray(theta, dtype=np.float64)), np.deg2rad(np.asarray(shear, dtype=np.float64))
+    n = len(theta)
+
+    def stack(a, b, c, d, e, f):
+        m = np.zeros((n, 3, 3))
+        m[:, 0, 0], m[:, 0, 1], m[:, 0, 2], m[:, 1, 0], m[:, 1, 1], m[:, 1, 2] = a, b, c, d, e, f
+        m[:, 2, 2] = 1
+        return m
+
+    zeros, ones = np.zeros(n), np.ones(n)
+    rotation = stack(np.cos(theta), -np.sin(theta), zeros, np.sin(theta), np.cos(theta), zeros)
+    shift = stack(ones, zeros, tx, zeros, ones, ty)
+    shearing = stack(ones, -np.sin(shear), zeros, zeros, np.cos(shear), zeros)
+    zoom = stack(zx, zeros, zeros, zeros, zy, zeros)
+    matrices = rotation @ shift @ shearing @ zoom
+    return transform_matrix_offset_center(matrices, height, width)
+
+
 def apply_affine_transform(x, theta=0, tx=0, ty=0, shear=0, zx=1, zy=1, row_axis=1, col_axis=2, channel_axis=0,
                            fill_mode="nearest", cval=0.0, order=1):
     """Applies an affine transformation specified by the parameters given (Keras 2 semantics).
