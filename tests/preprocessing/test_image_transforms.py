@@ -35,7 +35,19 @@ def test_random_affine_warps_match_scipy(shape, mode, order):
         np.testing.assert_allclose(got, expected, atol=2e-5)
 
 
-def test_batched_resample_matches_per_image_scipy():
+@pytest.mark.parametrize("threads", [1, 2])
+def test_batched_resample_matches_per_image_scipy(threads):
+    # One torch thread (as in worker processes) takes one batched grid_sample call, more take one per image.
+    import torch
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        _check_batched_resample()
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _check_batched_resample():
     rng = np.random.RandomState(0)
     batch = (rng.rand(6, 20, 24, 3) * 255).astype("float32")
     matrices = np.stack([transforms.affine_transform_matrix(theta=rng.uniform(-30, 30), tx=rng.uniform(-3, 3),
