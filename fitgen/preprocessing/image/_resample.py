@@ -11,9 +11,11 @@ so that a 90-degree turn does not lose a row to round-off (SciPy's answer there 
 
 Bilinear reads (order 1) run in torch's fused `grid_sample` kernel, several times faster than the dozen
 numpy passes a gather-and-blend takes: border padding with align_corners=True is exactly the 'nearest'
-clamp; 'constant' masks the outside reads afterwards; 'wrap' wraps the coordinates first; 'reflect' folds
-them about -0.5 and n - 0.5, which reproduces SciPy's index mirroring exactly for bilinear reads. grid_sample takes float32 normalised coordinates, so values agree with SciPy to about 1e-5 of a
-pixel step. Order 0 is a numpy gather with SciPy's rounding, floor(x + 0.5).
+clamp (Keras's default, so that path builds the normalised grid straight from the matrices); 'constant'
+masks the outside reads afterwards; 'wrap' wraps the coordinates first; 'reflect' folds them about -0.5
+and n - 0.5, which reproduces SciPy's index mirroring exactly for bilinear reads. grid_sample takes
+float32 normalised coordinates, so values agree with SciPy to about 1e-5 of a pixel step. Order 0 is a
+numpy gather with SciPy's rounding, floor(x + 0.5).
 
 Fork safety: torch's OpenMP thread pool does not survive fork(); a forked child that resamples switches
 itself to one intra-op thread first, as torch's DataLoader workers do (otherwise the child hangs).

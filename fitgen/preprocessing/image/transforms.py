@@ -6,9 +6,11 @@ Keras (keras_preprocessing 1.1 with SciPy) builds one 3x3 matrix in (row, column
 and hands it to `scipy.ndimage.affine_transform(channel, M[:2, :2], M[:2, 2], order=1)`, which reads every
 output pixel o from the input at M . o (an inverse map). So `tx` moves rows (the height shift) and `ty`
 moves columns, `zx` scales rows and `zy` columns, and a positive `theta` turns the picture clockwise on
-screen. tf-keras 2.x transposes M for channels_last images while still centring it on (h, w), which turns
-`height_shift_range` into a horizontal shift and rotates non-square images about the wrong point; fitgen
-keeps the keras_preprocessing geometry (the documented behaviour) instead of copying that bug.
+screen. Two known bugs are not copied: keras_preprocessing 1.1.2 (Keras 2.2.4/2.3.1) centres on
+(h/2 + 0.5, w/2 + 0.5), one pixel off (later keras-preprocessing and tf-keras use (h - 1)/2, as fitgen
+does); tf-keras 2.x transposes M for channels_last images while still centring it on (h, w), which turns
+`height_shift_range` into a horizontal shift and rotates non-square images about the wrong point. With the
+centre corrected, fitgen's output equals keras_preprocessing 1.1.2's for the same seed.
 
 The resampling itself (SciPy's order-0/1 modes, batched) lives in `_resample.py`.
 """
