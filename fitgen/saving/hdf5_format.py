@@ -20,8 +20,7 @@ import warnings
 import h5py
 import numpy as np
 
-from fitgen.saving import keras_compat
-from fitgen.saving import serialization
+from fitgen.saving import keras_compat, serialization
 from fitgen.saving import training_config as training_config_module
 from fitgen.saving.atomic import atomic_write
 
@@ -46,7 +45,7 @@ def save_model(model, filepath, overwrite=True, include_optimizer=True, save_for
     _check_format(save_format, kwargs)
     _require_built(model, "save")
     metadata = {"keras_version": serialization.keras_version(), "backend": _BACKEND,
-                "model_config": {"class_name": serialization._class_name(model), "config": model.get_config()}}
+                "model_config": {"class_name": serialization.class_name_of(model), "config": model.get_config()}}
     if include_optimizer:
         config = training_config_module.training_config(model)
         if config is not None:
@@ -124,9 +123,8 @@ def _write_file(filepath, overwrite, write):
     path = os.fspath(filepath)
     if not overwrite and os.path.isfile(path) and not ask_to_proceed_with_overwrite(path):
         return
-    with atomic_write(path) as tmp:
-        with h5py.File(tmp, "w") as f:
-            write(f)
+    with atomic_write(path) as tmp, h5py.File(tmp, "w") as f:
+        write(f)
 
 
 def ask_to_proceed_with_overwrite(filepath):
@@ -188,18 +186,13 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
         ValueError: the file is not an HDF5 model file, is damaged, lacks `model_config`, names unknown
             layers, or holds weights that do not fit the architecture.
     """
-    from fitgen.layers import core
     with _open(filepath) as (f, path):
         config = keras_compat.read_json_attr(f.attrs, "model_config", path)
         if config is None:
             raise ValueError(f"No model config found in the file at {path}: it is not a full-model file (a weights "
                              "file? Build the model in code and use `model.load_weights`).")
-        previous = core.LAMBDA_SAFE_MODE
-        core.LAMBDA_SAFE_MODE = bool(safe_mode)
-        try:
+        with serialization.lambda_safe_mode(safe_mode):
             model = serialization.deserialize_layer(config, custom_objects=custom_objects)
-        finally:
-            core.LAMBDA_SAFE_MODE = previous
         root = keras_compat.weights_root(f)
         if root is None:
             raise ValueError(f"The file at {path} has a model config but no weights (`model_weights` group).")

@@ -5,6 +5,7 @@ Configs are written as tf-keras 2.21 writes them into `.h5` files (so tf-keras r
 every Keras 2 form (Keras 2.2.4's `Model`, tf-keras's `Functional`, bare-list Sequential configs), ignoring
 entries that only mattered to Keras itself.
 """
+import contextlib
 import importlib
 import inspect
 import json
@@ -151,7 +152,7 @@ def serialize_layer(layer):
     builtin = cls.__module__.startswith(("fitgen.layers", "fitgen.engine"))
     if not builtin:
         _check_custom_get_config(layer)
-    class_name = _class_name(layer)
+    class_name = class_name_of(layer)
     entry = {"module": _module_name(layer, builtin), "class_name": class_name, "config": layer.get_config(),
              "registered_name": None if builtin else generic_utils.get_registered_name(cls)}
     shape = _build_input_shape(layer)
@@ -160,7 +161,8 @@ def serialize_layer(layer):
     return entry
 
 
-def _class_name(layer):
+def class_name_of(layer):
+    """The class name a config records: "Functional" for a plain functional `Model`, as tf-keras writes."""
     from fitgen.engine.model import Model
     if type(layer) is Model:
         return "Functional"
@@ -265,12 +267,18 @@ def _sequential_from_config(cls, config, custom_objects):
 
 def model_json_dict(model):
     """`{"class_name", "config", "keras_version", "backend"}`, the document `to_json()` writes."""
-    return {"class_name": _class_name(model), "config": model.get_config(), "keras_version": keras_version(),
+    return {"class_name": class_name_of(model), "config": model.get_config(), "keras_version": keras_version(),
             "backend": "tensorflow"}
 
 
-def model_from_json(json_string, custom_objects=None):
+def model_from_json(json_string, custom_objects=None, safe_mode=True):
     """An uncompiled model from `to_json()` output (fitgen's or any Keras 2's).
+
+    Args:
+        json_string: the JSON document.
+        custom_objects: dict of custom layers and functions by name.
+        safe_mode: refuse `Lambda` layers stored as Python bytecode (building them runs code from the
+            document); pass False only for trusted documents.
 
     Raises:
         ValueError: for text that is not JSON or not a model document.
@@ -282,7 +290,20 @@ def model_from_json(json_string, custom_objects=None):
     if not isinstance(document, dict) or "class_name" not in document:
         raise ValueError("model_from_json: expected a JSON object with 'class_name' and 'config' (the output of "
                          f"`model.to_json()`). Received: {str(json_string)[:200]}")
-    return deserialize_layer(document, custom_objects=custom_objects)
+    with lambda_safe_mode(safe_mode):
+        return deserialize_layer(document, custom_objects=custom_objects)
+
+
+@contextlib.contextmanager
+def lambda_safe_mode(enabled):
+    """Within the block, Lambda layers refuse (`enabled=True`) or accept marshalled Python bytecode."""
+    from fitgen.layers import core
+    previous = core.LAMBDA_SAFE_MODE
+    core.LAMBDA_SAFE_MODE = bool(enabled)
+    try:
+        yield
+    finally:
+        core.LAMBDA_SAFE_MODE = previous
 
 
 def clone_model(model, input_tensors=None, clone_function=None):

@@ -82,8 +82,8 @@ def compile_args(config, model, custom_objects=None):
         output_names = model.output_names
         metrics = _metrics_arg(config.get("metrics"), output_names, custom_objects)
         weighted = _metrics_arg(config.get("weighted_metrics"), output_names, custom_objects)
-    return dict(optimizer=optimizer, loss=loss, metrics=metrics, weighted_metrics=weighted,
-                loss_weights=config.get("loss_weights"), sample_weight_mode=config.get("sample_weight_mode"))
+    return {"optimizer": optimizer, "loss": loss, "metrics": metrics, "weighted_metrics": weighted,
+            "loss_weights": config.get("loss_weights"), "sample_weight_mode": config.get("sample_weight_mode")}
 
 
 def _nested(value, fn):

@@ -17,7 +17,8 @@ CASES = ["mlp", "cnn", "rnn", "two_io"]
 
 def _case(name):
     data = np.load(os.path.join(KERAS2, f"{name}.npz"))
-    meta = json.load(open(os.path.join(KERAS2, f"{name}.meta.json")))
+    with open(os.path.join(KERAS2, f"{name}.meta.json")) as f:
+        meta = json.load(f)
     xs = {k[2:]: data[k] for k in data.files if k.startswith("x_")}
     ys = {k[2:]: data[k] for k in data.files if k.startswith("y_")}
     x = xs["x"] if list(xs) == ["x"] else xs
@@ -45,7 +46,7 @@ def test_trained_file_predicts_and_evaluates_as_keras(name):
 
 @pytest.mark.parametrize("name", CASES)
 def test_trained_file_resumes_training_like_keras(name):
-    data, meta, x, y = _case(name)
+    _, meta, x, y = _case(name)
     expected = np.load(os.path.join(RESUME, f"resume_{name}.npz"))
     model = load_model(os.path.join(KERAS2, f"{name}.h5"))
     history = model.fit(x, y, batch_size=meta["batch_size"], epochs=1, shuffle=False, verbose=0)

@@ -48,11 +48,10 @@ def test_atomic_write_replaces_on_success_and_keeps_old_file_on_error(tmp_path):
         with open(tmp, "w") as f:
             f.write("new")
     assert path.read_text() == "new"
-    with pytest.raises(RuntimeError, match="boom"):
-        with atomic_write(path) as tmp:
-            with open(tmp, "w") as f:
-                f.write("half")
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError, match="boom"), atomic_write(path) as tmp:
+        with open(tmp, "w") as f:
+            f.write("half")
+        raise RuntimeError("boom")
     assert path.read_text() == "new"
     assert os.listdir(tmp_path) == ["f.txt"]
 
@@ -80,7 +79,7 @@ def test_save_failing_midway_leaves_previous_file_loadable(tmp_path, monkeypatch
 
 
 def test_killed_save_leaves_previous_file_loadable(tmp_path):
-    model, path = _saved(tmp_path)
+    _, path = _saved(tmp_path)
     expected = load_model(path).predict(X, verbose=0)
     script = textwrap.dedent(f"""
         import sys, time, h5py
@@ -242,7 +241,8 @@ def test_training_resumes_bit_for_bit_in_a_fresh_process(tmp_path):
     np.savez(tmp_path / "data.npz", x=X, y=Y)
     script = RESUME_SCRIPT.format(root=ROOT, data=str(tmp_path / "data.npz"), model=str(tmp_path / "m.h5"),
                                   out=str(tmp_path / "resumed.npz"))
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                          check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     model.fit(X, Y, epochs=2, batch_size=3, shuffle=False, verbose=0)
     expected = model.get_weights() + model.optimizer.get_weights()

@@ -75,7 +75,7 @@ def _cases():
     multi = Model([a, b], [L["Dense"](2, activation="softmax", name="cls")(h), L["Dense"](1, name="reg")(h)])
     multi.compile("adagrad", loss={"cls": "categorical_crossentropy", "reg": "mse"},
                   loss_weights={"cls": 1.0, "reg": 0.5}, metrics={"cls": ["accuracy"]})
-    onehot = lambda n, k: np.eye(k, dtype="float32")[rng.integers(0, k, n)]  # noqa: E731
+    onehot = lambda n, k: np.eye(k, dtype="float32")[rng.integers(0, k, n)]
     return {
         "mlp": (mlp, [rng.standard_normal((12, 5)).astype("float32")], [onehot(12, 3)]),
         "cnn": (cnn, [rng.standard_normal((12, 6, 6, 2)).astype("float32")],
@@ -104,7 +104,7 @@ def test_tfkeras_loads_fitgen_files(tmp_path):
     (tmp_path / "cases.json").write_text(json.dumps(list(cases)))
     (tmp_path / "reader.py").write_text(READER)
     done = subprocess.run([PYTHON, str(tmp_path / "reader.py"), str(tmp_path)], capture_output=True, text=True,
-                          timeout=300)
+                          timeout=300, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     for name, (preds, iterations, trained) in expected.items():
         got = np.load(tmp_path / f"{name}_tfkeras.npz")
