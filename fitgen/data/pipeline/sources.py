@@ -58,6 +58,10 @@ class SequenceSource(IndexedSource):
         from fitgen.data.sequence import Sequence
         # Only a Sequence that overrides on_epoch_end can change state that workers must see again.
         self.changes_on_epoch_end = own is not None and own is not Sequence.on_epoch_end
+        if hasattr(sequence, "get_epoch_state") and hasattr(sequence, "set_epoch_state"):
+            # Workers then receive only this small state after on_epoch_end, not a pickle of the Sequence.
+            self.get_epoch_state = sequence.get_epoch_state
+            self.set_epoch_state = sequence.set_epoch_state
 
     def __len__(self):
         return len(self.sequence)
