@@ -99,7 +99,8 @@ def deserialize_layer(config, custom_objects=None):
     cls, builtin = _find_class(class_name, config.get("registered_name"), custom_objects)
     from fitgen.engine.model import Model
     with generic_utils.CustomObjectScope(custom_objects or {}):
-        if isinstance(cls, type) and issubclass(cls, Model):
+        own_from_config = getattr(getattr(cls, "from_config", None), "__func__", None)
+        if isinstance(cls, type) and issubclass(cls, Model) and own_from_config is Model.from_config.__func__:
             return model_from_config_dict(cls, inner, custom_objects)
         return _from_config(cls, inner, custom_objects, builtin)
 
