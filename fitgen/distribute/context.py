@@ -25,6 +25,7 @@ from fitgen import backend
 
 TIMEOUT_ENV = "FITGEN_DIST_TIMEOUT"
 _DEFAULT_TIMEOUT = 1800.0
+_EXIT_BARRIER_SECONDS = 10.0
 _TORCHRUN_VARS = ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
 
 _state = {"context": None, "group_key": None}
@@ -139,8 +140,16 @@ def initialize(backend_name=None, timeout=None):
 
 
 def _destroy_at_exit():
-    if dist.is_initialized():
-        dist.destroy_process_group()
+    if not dist.is_initialized():
+        return
+    if dist.get_backend() == "gloo":
+        # Tearing gloo down while a peer still holds its connections can abort that peer ("terminate
+        # called without an active exception"): meet first, briefly, then destroy. A dead peer fails it fast.
+        try:
+            dist.monitored_barrier(timeout=datetime.timedelta(seconds=_EXIT_BARRIER_SECONDS))
+        except Exception:  # a failed run is exiting anyway; the error that matters was already raised
+            pass
+    dist.destroy_process_group()
 
 
 def current():

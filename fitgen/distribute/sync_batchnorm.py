@@ -3,8 +3,8 @@
 torch's `nn.SyncBatchNorm.convert_sync_batchnorm` only converts torch's own BatchNorm modules and keeps
 torch's running-variance convention; fitgen's layer keeps Keras's (biased variance, `momentum` as the
 decay of the moving averages). So each BatchNormalization layer is given a training-mode `call` that
-all-reduces per-channel (sum, sum of squares, count) with torch.distributed.nn's differentiable
-all_reduce (its backward all-reduces the gradients, so the gradient is that of the global batch), then
+all-reduces per-channel (sum, sum of squares, count) with a differentiable all_reduce (its backward
+all-reduces the gradients, so the gradient is that of the global batch), then
 normalises with the global mean and biased variance and updates the moving averages with them: the
 moving statistics stay identical on every rank. Inference, and any non-distributed run, use the
 layer's own `call` unchanged. A stand-in batch (sharding.py) contributes nothing to the statistics.
@@ -42,14 +42,32 @@ def sync_batchnorm(model):
     return model
 
 
+class _AllReduceSum(torch.autograd.Function):
+    """Sum over ranks whose gradient is the sum over ranks of the incoming gradients (every rank's loss
+    depends on the global sum)."""
+
+    @staticmethod
+    def forward(ctx, tensor):
+        import torch.distributed as dist
+        total = tensor.clone()
+        dist.all_reduce(total)
+        return total
+
+    @staticmethod
+    def backward(ctx, grad):
+        import torch.distributed as dist
+        total = grad.contiguous().clone()
+        dist.all_reduce(total)
+        return total
+
+
 def _global_moments(flat, context):
     """Mean and biased variance per column of `flat` (rows, channels) over every rank's rows."""
-    from torch.distributed.nn.functional import all_reduce
     weight = 0.0 if context.padding else 1.0
     count = torch.full((1,), flat.shape[0] * weight, dtype=flat.dtype, device=flat.device)
     local = torch.cat([flat.sum(0) * weight, (flat * flat).sum(0) * weight, count])
     shipped = local.to(context.comm_device)
-    total = all_reduce(shipped).to(flat.device)
+    total = _AllReduceSum.apply(shipped).to(flat.device)
     channels = flat.shape[1]
     n = total[-1].clamp_min(1.0)
     mean = total[:channels] / n

@@ -42,7 +42,7 @@ def two_ranks(tmp_path_factory):
     done = subprocess.run(command, env=_env(FITGEN_DIST_TIMEOUT=60), capture_output=True, text=True,
                           timeout=LAUNCH_TIMEOUT)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-6000:]
-    ranks = [json.load(open(out / f"rank{r}.json")) for r in range(2)]
+    ranks = [json.loads((out / f"rank{r}.json").read_text()) for r in range(2)]
     return ranks, out
 
 
