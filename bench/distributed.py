@@ -13,10 +13,12 @@ import argparse
 import json
 import os
 import pathlib
+import shutil
 import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import textwrap
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -65,7 +67,8 @@ def _free_port():
 
 
 def run(device, processes, epochs, samples):
-    script = ROOT / "bench" / "results" / "_distributed_body.py"
+    folder = tempfile.mkdtemp(prefix="fitgen-bench-")
+    script = pathlib.Path(folder) / "distributed_body.py"
     script.write_text(BODY)
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
     if device == "cpu":
@@ -77,9 +80,9 @@ def run(device, processes, epochs, samples):
         command = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={processes}",
                    f"--master_port={_free_port()}"] + args
     try:
-        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900, check=False)
     finally:
-        script.unlink(missing_ok=True)
+        shutil.rmtree(folder, ignore_errors=True)
     lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
     if done.returncode != 0 or not lines:
         raise RuntimeError(f"{device} x{processes} failed:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}")

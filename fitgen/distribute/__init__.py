@@ -14,16 +14,28 @@ Public helpers:
 * `set_ddp_options(**kwargs)`: extra DistributedDataParallel arguments (e.g. find_unused_parameters).
 * `multi_gpu_model(model, gpus)`: Keras 2's data parallelism on the GPUs of this machine.
 """
-from fitgen.distribute.context import DistributedContext
-from fitgen.distribute.context import barrier
-from fitgen.distribute.context import current
-from fitgen.distribute.context import get_rank
-from fitgen.distribute.context import get_world_size
-from fitgen.distribute.context import initialize
-from fitgen.distribute.context import is_chief
+from fitgen.distribute.context import (
+           DistributedContext,
+           barrier,
+           current,
+           get_rank,
+           get_world_size,
+           initialize,
+           is_chief,
+)
 from fitgen.distribute.ddp import set_ddp_options
 from fitgen.distribute.multi_gpu import multi_gpu_model
 from fitgen.distribute.sync_batchnorm import sync_batchnorm
 
-__all__ = ["DistributedContext", "barrier", "current", "get_rank", "get_world_size", "initialize", "is_chief",
-           "set_ddp_options", "multi_gpu_model", "sync_batchnorm"]
+__all__ = [
+           "DistributedContext",
+           "barrier",
+           "current",
+           "get_rank",
+           "get_world_size",
+           "initialize",
+           "is_chief",
+           "multi_gpu_model",
+           "set_ddp_options",
+           "sync_batchnorm",
+]

@@ -128,7 +128,7 @@ def initialize(backend_name=None, timeout=None):
     backend_name = backend_name or ("nccl" if use_cuda else "gloo")
     if backend_name not in ("nccl", "gloo"):
         raise ValueError(f"Expected `backend_name` 'nccl' or 'gloo'. Received: backend_name={backend_name!r}")
-    local_rank = int(os.environ.get("LOCAL_RANK", 0))
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     kwargs = {}
     if backend_name == "nccl":
         torch.cuda.set_device(local_rank)
@@ -147,7 +147,7 @@ def _destroy_at_exit():
         # called without an active exception"): meet first, briefly, then destroy. A dead peer fails it fast.
         try:
             dist.monitored_barrier(timeout=datetime.timedelta(seconds=_EXIT_BARRIER_SECONDS))
-        except Exception:  # a failed run is exiting anyway; the error that matters was already raised
+        except (RuntimeError, ValueError):  # a failed run exits anyway; its own error was already raised
             pass
     dist.destroy_process_group()
 
@@ -172,7 +172,7 @@ def current():
     context = None
     if world_size > 1:
         backend_name = dist.get_backend()
-        local_rank = int(os.environ.get("LOCAL_RANK", dist.get_rank() % max(1, torch.cuda.device_count() or 1)))
+        local_rank = int(os.environ.get("LOCAL_RANK", str(dist.get_rank() % max(1, torch.cuda.device_count()))))
         if backend_name == "nccl":
             device = torch.device("cuda", local_rank)
             torch.cuda.set_device(device)
@@ -191,14 +191,14 @@ def get_rank():
     """This process's rank: 0 when not distributed (also inside data-loading workers of a rank)."""
     if dist.is_available() and dist.is_initialized():
         return dist.get_rank()
-    return int(os.environ.get("RANK", 0)) if "WORLD_SIZE" in os.environ else 0
+    return int(os.environ.get("RANK", "0")) if "WORLD_SIZE" in os.environ else 0
 
 
 def get_world_size():
     """Number of training processes: 1 when not distributed."""
     if dist.is_available() and dist.is_initialized():
         return dist.get_world_size()
-    return int(os.environ.get("WORLD_SIZE", 1))
+    return int(os.environ.get("WORLD_SIZE", "1"))
 
 
 def is_chief():

@@ -101,7 +101,7 @@ def reduce_metrics(context, metrics):
     metrics.loss_sum = pieces[0].reshape(()).to(dtype)
     metrics.output_sums = [pieces[1 + i].reshape(()).to(dtype) if had[1 + i] or pieces[1 + i].item() else None
                            for i in range(len(metrics.output_sums))]
-    metrics.count = int(round(pieces[len(slots)].item()))
+    metrics.count = round(pieces[len(slots)].item())
     for variable, piece in zip(variables, pieces[len(slots) + 1:]):
         with torch.no_grad():
             variable.copy_(piece.reshape(variable.shape).to(variable.dtype))

@@ -28,8 +28,8 @@ import numpy as np
 import torch
 
 from fitgen.data.arrays import _batch_spec
-from fitgen.engine.step import batch_size_of
 from fitgen.distribute.context import warn_once
+from fitgen.engine.step import batch_size_of
 
 
 def split_bounds(count, world_size, rank):

@@ -1,18 +1,17 @@
 """multi_gpu_model: Keras 2's errors, and replica processes whose fit equals one process's fit."""
+import distribute_worker as worker
 import numpy as np
 import pytest
 import torch
 
-import distribute_worker as worker
-from fitgen.distribute import multi_gpu
-from fitgen.distribute import multi_gpu_model
+from fitgen.distribute import multi_gpu, multi_gpu_model
 
 
 def test_too_few_gpus_raises_keras2_error():
     model = worker.build_model()
     have = torch.cuda.device_count()
-    with pytest.raises(ValueError, match=r"To call `multi_gpu_model` with `gpus=%d`, we expect the following "
-                                         r"devices to be available: \['/cpu:0'" % (have + 2)) as info:
+    expected = rf"To call `multi_gpu_model` with `gpus={have + 2}`, we expect the following devices to be available: "
+    with pytest.raises(ValueError, match=expected + r"\['/cpu:0'") as info:
         multi_gpu_model(model, gpus=have + 2)
     assert "However this machine only has: ['/cpu:0'" in str(info.value)
     assert str(info.value).endswith("Try reducing `gpus`.")
