@@ -3,12 +3,13 @@ torch backend and tf-keras, on the same model and data, in one run.
 
 Two sizes: Keras's mnist_mlp (784-512-512-10 with Dropout, RMSprop, batch 128, 60,000 samples) and a tiny
 model (20-32-10, batch 32) where per-step overhead dominates. Every framework runs in its own fresh
-process (same thread settings), one warm-up epoch then `--repeats` timed epochs; the table shows the median
-samples/s and the ratio to the raw PyTorch loop measured in the same run. Peers that are not installed are
+process (same thread settings), one warm-up epoch then two timed epochs; frameworks take turns for
+`--rounds` rounds so that load drift on a shared machine hits all of them alike. The table shows the
+median samples/s and the ratio to the raw PyTorch loop measured in the same run. Peers that are not installed are
 reported as such: Keras 3 needs `pip install keras`; tf-keras can live in another interpreter given by
 `--tfkeras-python` or FITGEN_TFKERAS_PYTHON.
 
-    python bench/overhead.py [--repeats 3] [--sizes tiny mlp] [--json bench/results/overhead.json]
+    python bench/overhead.py [--rounds 3] [--sizes tiny mlp] [--json bench/results/overhead.json]
 """
 import argparse
 import json
@@ -109,6 +110,7 @@ RUNNERS["tf-keras"] = COMMON + "import os\nos.environ['TF_CPP_MIN_LOG_LEVEL'] = 
 
 
 def run(name, size, repeats, python):
+    """Epoch times of one fresh process, or (None, error text)."""
     cfg = json.dumps(SIZES[size])
     env = dict(os.environ, PYTHONPATH=str(pathlib.Path(__file__).resolve().parents[1]))
     proc = subprocess.run([python, "-c", RUNNERS[name], cfg, str(repeats)], capture_output=True, text=True,
@@ -116,13 +118,12 @@ def run(name, size, repeats, python):
     if proc.returncode != 0:
         last = (proc.stderr.strip().splitlines() or ["failed"])[-1]
         return None, last[:120]
-    times = json.loads(proc.stdout.strip().splitlines()[-1])["epoch_seconds"]
-    return SIZES[size]["samples"] / statistics.median(times), None
+    return json.loads(proc.stdout.strip().splitlines()[-1])["epoch_seconds"], None
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--sizes", nargs="+", default=list(SIZES))
     parser.add_argument("--tfkeras-python", default=os.environ.get("FITGEN_TFKERAS_PYTHON", sys.executable))
     parser.add_argument("--json", default="bench/results/overhead.json")
@@ -130,10 +131,20 @@ def main():
     pythons = {"tf-keras": args.tfkeras_python}
     results = {}
     for size in args.sizes:
-        results[size] = {}
-        for name in RUNNERS:
-            rate, error = run(name, size, args.repeats, pythons.get(name, sys.executable))
-            results[size][name] = {"samples_per_s": rate, "error": error}
+        times = {name: [] for name in RUNNERS}
+        errors = {}
+        for _ in range(args.rounds):
+            for name in RUNNERS:
+                if name in errors:
+                    continue
+                epoch_times, error = run(name, size, 2, pythons.get(name, sys.executable))
+                if error:
+                    errors[name] = error
+                else:
+                    times[name].extend(epoch_times)
+        results[size] = {name: {"samples_per_s": SIZES[size]["samples"] / statistics.median(times[name])
+                                if times[name] else None, "error": errors.get(name),
+                                "epoch_seconds": times[name]} for name in RUNNERS}
     print(f"{'size':6} {'framework':18} {'samples/s':>11} {'vs pytorch loop':>16}")
     for size, row in results.items():
         base = row["pytorch loop"]["samples_per_s"]
@@ -145,7 +156,7 @@ def main():
             print(f"{size:6} {name:18} {rate:11,.0f} {rate / base:15.2f}x")
     path = pathlib.Path(args.json)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"repeats": args.repeats, "results": results}, indent=1))
+    path.write_text(json.dumps({"rounds": args.rounds, "sizes": SIZES, "results": results}, indent=1))
     print(f"wrote {path}")
 
 

@@ -13,10 +13,10 @@ def save_model(model, filepath, overwrite=True, include_optimizer=True):
     model.save(filepath, overwrite=overwrite, include_optimizer=include_optimizer)
 
 
-def model_from_json(json_string, custom_objects=None):
+def model_from_json(json_string, custom_objects=None, safe_mode=True):
     """Rebuilds an (uncompiled) model from `model.to_json()` output, fitgen's or Keras 2's."""
     from fitgen.saving.serialization import model_from_json as _model_from_json
-    return _model_from_json(json_string, custom_objects=custom_objects)
+    return _model_from_json(json_string, custom_objects=custom_objects, safe_mode=safe_mode)
 
 
 def model_from_config(config, custom_objects=None):

@@ -66,10 +66,13 @@ class GraphNetwork:
         slots = self._slots
         for layer, node, output_slots, single_output in self._plan:
             args = map_structure(lambda t: values[slots[id(t)]], node.input_structure)
-            kwargs = node.kwargs
+            kwargs, extra_args = node.kwargs, node.args
             if kwargs:
                 kwargs = map_structure(lambda v: values[slots[id(v)]] if isinstance(v, KerasTensor) else v, kwargs)
-            out = layer(args, *node.args, **kwargs)
+            if extra_args:
+                extra_args = map_structure(lambda v: values[slots[id(v)]] if isinstance(v, KerasTensor) else v,
+                                           tuple(extra_args))
+            out = layer(args, *extra_args, **kwargs)
             if single_output:
                 values[output_slots[0]] = out
             else:

@@ -48,7 +48,9 @@ class Node:
         self.args = args
         self.kwargs = kwargs
         self.output_structure = output_structure
-        self.inbound_tensors = flatten(input_structure)
+        # Tensors passed as call arguments (e.g. `initial_state=[h, c]`) are inputs of the node too.
+        extra = [t for t in flatten(list(args)) + flatten(dict(kwargs)) if isinstance(t, KerasTensor)]
+        self.inbound_tensors = flatten(input_structure) + extra
         self.outputs = flatten(output_structure)
 
     @property
@@ -130,17 +132,27 @@ def infer_output_spec(layer, input_specs, args=(), kwargs=None, dtypes=None):
                 placeholders = _map_shapes(lambda s, d: _placeholder(s, d, free_size), input_specs, dtypes)
                 device = next(iter(layer.parameters()), torch.zeros(())).device
                 placeholders = map_structure(lambda t: t.to(device), placeholders)
-                out = layer.call(placeholders, *args, **kwargs) if layer.built else layer(placeholders, *args, **kwargs)
+
+                def concrete(value, size=free_size, device=device):
+                    if isinstance(value, KerasTensor):
+                        return _placeholder(value.shape, value.dtype, size).to(device)
+                    return value
+
+                call_args = map_structure(concrete, tuple(args))
+                call_kwargs = {k: map_structure(concrete, v) for k, v in kwargs.items()}
+                call = layer.call if layer.built else layer
+                out = call(placeholders, *call_args, **call_kwargs)
                 results.append(out)
     finally:
         layer.train(was_training)
 
-    def spec(a, b):
-        shape = tuple(None if (i == 0 or x != y) else x for i, (x, y) in enumerate(zip(a.shape, b.shape)))
-        return shape, str(a.dtype).replace("torch.", "")
+    def shape(a, b):
+        return tuple(None if (i == 0 or x != y) else x for i, (x, y) in enumerate(zip(a.shape, b.shape)))
 
-    pairs = _zip_structures(results[0], results[1], spec)
-    return map_structure(lambda p: p[0], pairs), map_structure(lambda p: p[1], pairs)
+    def dtype(a, b):
+        return str(a.dtype).replace("torch.", "")
+
+    return _zip_structures(results[0], results[1], shape), _zip_structures(results[0], results[1], dtype)
 
 
 def _same_structure(shapes):

@@ -164,6 +164,10 @@ class Model(TrainingAPI, Layer):
         outputs = self(inputs[0] if len(inputs) == 1 else inputs)
         return list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
 
+    def _maybe_build(self, input_shape, device=None):
+        # A model's layers build themselves on the first call; running it is what builds a subclassed model.
+        self.built = True
+
     def build(self, input_shape=None):
         """Builds a subclassed model's weights by running it once on placeholder data of `input_shape`."""
         if self._graph is not None or input_shape is None:
@@ -171,6 +175,7 @@ class Model(TrainingAPI, Layer):
             return
         from fitgen.engine.keras_tensor import _placeholder
         shapes = input_shape if isinstance(input_shape, list) else [input_shape]
+        self.built = True
         with torch.no_grad():
             was = self.training
             self.eval()

@@ -44,14 +44,26 @@ def make_train_step(model, forward=None, loss_scale=None):
     specs = model._output_specs
     forward = model._forward if forward is None else forward
     optimizer = model.optimizer
-    constrained = [w for w in model.trainable_weights if w.constraint is not None]
-    regularized = _regularized(model)
+    state = {}
+
+    def prepare():
+        # A subclassed model creates its weights in its first call: the optimizer is built after it.
+        trainable = model.trainable_weights
+        model._trainable_tensors = [w.tensor for w in trainable]
+        optimizer.build(trainable)
+        state["constrained"] = [w for w in trainable if w.constraint is not None]
+        state["regularized"] = _regularized(model)
+
+    if model.weights:
+        prepare()
 
     def train_step(x, y, sw):
-        params = model._trainable_tensors
         with collect_losses() as added:
             outputs = forward(x)
-        total, per_output = _total_loss(specs, regularized, y, outputs, sw, added)
+        if not state:
+            prepare()
+        params, constrained = model._trainable_tensors, state["constrained"]
+        total, per_output = _total_loss(specs, state["regularized"], y, outputs, sw, added)
         for param in params:
             param.grad = None
         (total if loss_scale is None else total * loss_scale()).backward()

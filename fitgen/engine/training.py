@@ -118,9 +118,6 @@ class TrainingAPI:
 
     def _make_train_step(self):
         if self._train_step is None:
-            trainable = self.trainable_weights
-            self._trainable_tensors = [w.tensor for w in trainable]
-            self.optimizer.build(trainable)
             self._train_step = make_train_step(self)
         return self._train_step
 

@@ -31,6 +31,10 @@ def deserialize_layer(config, custom_objects=None):
     """
     if isinstance(config, Layer):
         return config
+    if isinstance(config, dict) and "class_name" in config:
+        # The saving module's lookup: custom objects, the registry, fitgen's layers, dropping Keras-only keys.
+        from fitgen.saving.serialization import deserialize_layer as _deserialize
+        return _deserialize(config, custom_objects=custom_objects)
     if not isinstance(config, dict) or "class_name" not in config:
         raise ValueError(f"A nested layer config must be a dict with 'class_name' and 'config'. Received: {config!r}")
     class_name = config["class_name"]

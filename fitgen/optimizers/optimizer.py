@@ -135,7 +135,7 @@ class Optimizer:
         """
         if self._variables is not None:
             raise ValueError("`exclude_from_weight_decay()` can only be called before the optimizer is built.")
-        self._exclude_from_weight_decay_names = [f"^{re.escape(v.name)}$" for v in var_list or []] + list(var_names or [])
+        self._exclude_from_weight_decay_names = [f"^{re.escape(_variable_name(v))}$" for v in var_list or []] + list(var_names or [])
 
     # ---- slots ------------------------------------------------------------------------------------------------
 
@@ -180,7 +180,7 @@ class Optimizer:
         return self._variables is not None
 
     def _use_weight_decay(self, variable):
-        return not any(re.search(pattern, variable.name) for pattern in self._exclude_from_weight_decay_names)
+        return not any(re.search(pattern, _variable_name(variable)) for pattern in self._exclude_from_weight_decay_names)
 
     def _slot_order(self):
         for group in self._slot_specs():
@@ -262,7 +262,7 @@ class Optimizer:
     def weight_names(self):
         """Names as tf-keras 2.21 writes them in `optimizer_weights`: `iteration:0`, `Adam/m/dense/kernel:0`, ..."""
         self._require_built("weight_names")
-        return ["iteration:0"] + [f"{self.name}/{slot}/{variable.name}:0" for slot, _, variable in self._slot_order()]
+        return ["iteration:0"] + [f"{self.name}/{slot}/{_variable_name(variable)}:0" for slot, _, variable in self._slot_order()]
 
     @property
     def weights(self):
@@ -391,3 +391,9 @@ def _same_number(a, b):
 def hyper(value):
     """A hyperparameter as the float32 number tf-keras computes with (Python float, for scalar foreach ops)."""
     return float(np.float32(value))
+
+
+def _variable_name(variable):
+    """`dense/kernel`: a LayerWeight's path (its `.name` is Keras's user-facing `dense/kernel:0`)."""
+    name = getattr(variable, "path", None) or variable.name
+    return name[:-2] if name.endswith(":0") else name
