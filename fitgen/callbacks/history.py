@@ -17,5 +17,9 @@ class History(Callback):
         self.epoch.append(epoch)
         for key, value in (logs or {}).items():
             self.history.setdefault(key, []).append(value)
+        context = getattr(self.model, "_fit_context", None)
+        if context is not None and context.data_wait is not None:
+            # fitgen records how much of each epoch waited for data (streaming input only).
+            self.history.setdefault("data_wait", []).append(context.data_wait)
         if self.model is not None:
             self.model.history = self

@@ -101,8 +101,9 @@ class ProgbarLogger(Callback):
     def _finish(self, logs):
         logs = logs or {}
         extra = None
-        if "data_wait" in logs:
-            extra = f" - data {100 * logs['data_wait']:.0f}%"
+        context = getattr(self.model, "_fit_context", None)
+        if self._mode == "train" and context is not None and context.data_wait is not None:
+            extra = f" - data {100 * context.data_wait:.0f}%"
         target = self.progbar.target if self.progbar.target is not None else self._seen
         self._update(target if self._seen >= (target or 0) else self._seen, _visible(logs), finalize=True,
                      extra=extra)

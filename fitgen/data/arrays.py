@@ -52,10 +52,8 @@ class ArrayAdapter:
         self.x = [None if a is None else convert(a) for a in x_list]
         self.y = [None if a is None else convert(a) for a in y_list]
         self.sw = [None if a is None else convert(a) for a in sw_list]
-        self._cursor = None  # (order, position) that persists across epochs when steps_per_epoch is set
         # Epoch e's order comes from (seed, e): a resumed run (BackupAndRestore) replays the same batches.
         self.seed = int(np.random.randint(0, 2 ** 31 - 1))
-        self._passes = 0
         if class_weights:
             for table_and_keys, y in zip(class_weights, self.y):
                 if table_and_keys is not None and y is not None:
@@ -90,15 +88,16 @@ class ArrayAdapter:
                 stop = min(start + self.batch_size, self.num_samples)
                 yield _batch_spec(order, start, stop)
             return
-        # steps_per_epoch with arrays (tf-keras): batches continue where the previous epoch stopped.
-        for _ in range(self.steps):
-            if self._cursor is None or self._cursor[1] >= self.num_samples:
-                self._cursor = [self._epoch_order(self._passes), 0]
-                self._passes += 1
-            order, start = self._cursor
-            stop = min(start + self.batch_size, self.num_samples)
-            self._cursor[1] = stop
-            yield _batch_spec(order, start, stop)
+        # steps_per_epoch with arrays (tf-keras): batches continue where the previous epoch stopped. Batch i of
+        # epoch e is batch e * steps + i of an endless series of passes, so a resumed run finds it again.
+        per_pass = math.ceil(self.num_samples / self.batch_size)
+        orders = {}
+        for i in range(self.steps):
+            pass_number, position = divmod(epoch * self.steps + i, per_pass)
+            if pass_number not in orders:
+                orders = {pass_number: self._epoch_order(pass_number)}
+            start = position * self.batch_size
+            yield _batch_spec(orders[pass_number], start, min(start + self.batch_size, self.num_samples))
 
     def epoch_batches(self, epoch=0, skip=0):
         """Yields (x_list, y_list, sample_weight_list) of torch tensors on the device, for one epoch.

@@ -168,7 +168,7 @@ def _run_fit(model, train, validation, epochs, initial_epoch, verbose, callbacks
         callback_list.append(ddp.stop_callback(distributed, callbacks, model))
         train_step = ddp.make_train_step(distributed, model, train)
         metrics = ddp.epoch_metrics(model, train)
-    model._fit_context = FitContext(train, metrics)
+    model._fit_context = FitContext(train, metrics, callback_list)
     callback_list.on_train_begin()
     # BackupAndRestore may ask to resume: {'epoch', 'step' (batches done in it), 'data_seed', 'metrics'}.
     resume = model.__dict__.pop("_resume_from", None)
@@ -194,8 +194,8 @@ def _run_fit(model, train, validation, epochs, initial_epoch, verbose, callbacks
         if validation is not None and _should_validate(epoch, validation_freq) and steps:
             val_logs = _evaluate_adapter(model, validation, callback_list)
             epoch_logs.update({"val_" + k: v for k, v in val_logs.items()})
-        if "data_wait" in stats:
-            epoch_logs["data_wait"] = stats["data_wait"]
+        # fitgen's own statistic: shown by the bar and kept in History, but not a Keras log key.
+        model._fit_context.data_wait = stats.get("data_wait")
         callback_list.on_epoch_end(epoch, epoch_logs)
         train.on_epoch_end()
         if getattr(train, "exhausted", False):
@@ -214,9 +214,11 @@ def _run_fit(model, train, validation, epochs, initial_epoch, verbose, callbacks
 class FitContext:
     """What a running fit exposes to callbacks that checkpoint its progress (BackupAndRestore)."""
 
-    def __init__(self, adapter, metrics):
+    def __init__(self, adapter, metrics, callbacks=None):
         self.adapter = adapter
         self.metrics = metrics
+        self.callbacks = callbacks
+        self.data_wait = None  # this epoch's share of time spent waiting for data (streaming input only)
 
     @property
     def data_seed(self):
