@@ -92,7 +92,12 @@ def get_device():
     """The device fitgen puts models and batches on: cuda when available, unless `set_device` said otherwise."""
     global _DEVICE
     if _DEVICE is None:
-        _DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        if torch.cuda.is_available():
+            import os
+            # Under torchrun each process owns the GPU of its LOCAL_RANK.
+            _DEVICE = torch.device("cuda", int(os.environ.get("LOCAL_RANK", torch.cuda.current_device())))
+        else:
+            _DEVICE = torch.device("cpu")
     return _DEVICE
 
 

@@ -122,6 +122,9 @@ def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=
         y_true = y_true * (1.0 - label_smoothing) + label_smoothing / y_true.shape[axis]
     output, from_logits = _get_logits(y_pred, from_logits, "Softmax", "categorical_crossentropy")
     if from_logits:
+        if output.dim() == 2 and axis in (-1, 1) and output.dtype == y_true.dtype:
+            # torch's fused kernel computes the same -sum(y * log_softmax(logits)), in one op each way.
+            return F.cross_entropy(output, y_true, reduction="none")
         return -torch.sum(y_true * torch.log_softmax(output, dim=axis), dim=axis)
     output = output / torch.sum(output, dim=axis, keepdim=True)
     eps = backend.epsilon()
@@ -152,6 +155,9 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, axis=-1, 
                              f"y_pred.shape={tuple(y_pred.shape)}")
         labels = labels.reshape(out_shape)
     labels = labels.long()
+    if ignore_class is None and output.dim() == 2:
+        # Fused log-softmax + gather (torch's nll path), identical values, one op forward and backward.
+        return F.cross_entropy(output, labels, reduction="none")
     log_probs = torch.log_softmax(output, dim=-1)
     if ignore_class is not None:
         valid = labels != ignore_class

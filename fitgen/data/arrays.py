@@ -72,13 +72,14 @@ class ArrayAdapter:
         return math.ceil(self.num_samples / self.batch_size)
 
     def _epoch_order(self, epoch):
+        """This epoch's sample order as a torch index tensor (None: natural order, batches are slices)."""
         n = self.num_samples
         rng = np.random.default_rng([self.seed, epoch])
         if self.shuffle is True:
-            return rng.permutation(n)
+            return torch.from_numpy(rng.permutation(n))
         if self.shuffle == "batch":
-            return _batch_shuffle(n, self.batch_size, rng)
-        return None  # natural order: batches are plain slices
+            return torch.from_numpy(_batch_shuffle(n, self.batch_size, rng))
+        return None
 
     def _slices(self, epoch):
         """(start, stop, indices-or-None) for each batch of this epoch."""
@@ -140,18 +141,20 @@ def to_device(tensor, device):
 
 
 def _batch_spec(order, start, stop):
+    """(start, stop, None) for a contiguous run of samples (read as a slice), else (.., .., index tensor)."""
     if order is None:
         return start, stop, None
     chunk = order[start:stop]
-    if chunk.size and chunk[-1] - chunk[0] == chunk.size - 1 and np.all(np.diff(chunk) == 1):
-        return int(chunk[0]), int(chunk[-1]) + 1, None
-    return start, stop, torch.from_numpy(np.ascontiguousarray(chunk))
+    first, last = int(chunk[0]), int(chunk[-1])
+    if last - first == stop - start - 1 and bool((chunk[1:] - chunk[:-1] == 1).all()):
+        return first, last + 1, None
+    return start, stop, chunk
 
 
 def _read(array, start, stop, indices):
     if indices is None:
         return array[start:stop]
-    idx = np.sort(indices.numpy())
+    idx = np.sort(indices.numpy())  # h5py needs increasing indices; sorted reads are faster on disk
     try:
         return array[idx]
     except TypeError as error:  # h5py and HDF5Matrix want increasing lists

@@ -308,7 +308,7 @@ class Layer(nn.Module):
                 self.to(device)
 
     def __call__(self, inputs, *args, **kwargs):
-        if keras_tensor.is_symbolic(inputs):
+        if type(inputs) is not torch.Tensor and keras_tensor.is_symbolic(inputs):  # one check per call
             return keras_tensor.call_symbolic(self, inputs, args, kwargs)
         if not self.built:
             self._maybe_build(keras_tensor.shape_of(inputs), keras_tensor.device_of(inputs))

@@ -213,13 +213,18 @@ class Model(TrainingAPI, Layer):
 
     def save(self, filepath, overwrite=True, include_optimizer=True, **kwargs):
         """Saves architecture, weights, training config and optimizer state to one Keras 2 HDF5 file."""
+        from fitgen.distribute import is_chief
         from fitgen.saving import hdf5_format
-        hdf5_format.save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer, **kwargs)
+        if is_chief():  # under torchrun, rank 0 writes the one file
+            hdf5_format.save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer,
+                                   **kwargs)
 
     def save_weights(self, filepath, overwrite=True, **kwargs):
         """Saves all weights to an HDF5 file in Keras 2's layout (`layer_names`, per-layer groups)."""
+        from fitgen.distribute import is_chief
         from fitgen.saving import hdf5_format
-        hdf5_format.save_weights(self, filepath, overwrite=overwrite, **kwargs)
+        if is_chief():  # under torchrun, rank 0 writes the one file
+            hdf5_format.save_weights(self, filepath, overwrite=overwrite, **kwargs)
 
     def load_weights(self, filepath, by_name=False, skip_mismatch=False, **kwargs):
         """Loads weights saved by fitgen or Keras 2 (topologically, or by layer name with `by_name=True`)."""

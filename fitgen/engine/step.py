@@ -104,6 +104,7 @@ class EpochMetrics:
         self.specs = specs
         self.metrics_names = metrics_names
         self.multi = len(specs) > 1
+        self.has_metrics = any(spec.metrics or spec.weighted_metrics for spec in specs)
         self.reset()
 
     def reset(self):
@@ -115,25 +116,30 @@ class EpochMetrics:
                 metric.reset_state()
 
     def update(self, batch_size, total, per_output, y, outputs, sw):
-        with torch.no_grad():
-            weighted = total.detach() * batch_size
-            self.loss_sum = weighted if self.loss_sum is None else self.loss_sum + weighted
-            if self.multi:
-                for index, value in enumerate(per_output):
-                    if value is not None:
-                        value = value.detach() * batch_size
-                        current = self.output_sums[index]
-                        self.output_sums[index] = value if current is None else current + value
-            for spec in self.specs:
-                if not (spec.metrics or spec.weighted_metrics):
-                    continue
-                y_true, y_pred = y[spec.index], outputs[spec.index].detach()
-                if y_true is None:
-                    continue
-                for metric in spec.metrics:
-                    metric.update_state(y_true, y_pred)
-                for metric in spec.weighted_metrics:
-                    metric.update_state(y_true, y_pred, sample_weight=sw[spec.index])
+        # In-place accumulation on the device: no host sync, no graph (the inputs are detached).
+        total = total.detach()
+        if self.loss_sum is None:
+            # float32 running sums, as tf-keras's Mean metrics keep them
+            self.loss_sum = torch.zeros((), dtype=total.dtype, device=total.device)
+        self.loss_sum.add_(total, alpha=batch_size)
+        if self.multi:
+            for index, value in enumerate(per_output):
+                if value is not None:
+                    if self.output_sums[index] is None:
+                        self.output_sums[index] = torch.zeros_like(self.loss_sum)
+                    self.output_sums[index].add_(value.detach(), alpha=batch_size)
+        if self.has_metrics:
+            with torch.no_grad():
+                for spec in self.specs:
+                    if not (spec.metrics or spec.weighted_metrics):
+                        continue
+                    y_true, y_pred = y[spec.index], outputs[spec.index].detach()
+                    if y_true is None:
+                        continue
+                    for metric in spec.metrics:
+                        metric.update_state(y_true, y_pred)
+                    for metric in spec.weighted_metrics:
+                        metric.update_state(y_true, y_pred, sample_weight=sw[spec.index])
         self.count += batch_size
 
     def get_state(self):
