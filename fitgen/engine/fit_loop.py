@@ -260,10 +260,11 @@ def _adapter_for_inference(model, x, y, sample_weight, batch_size, steps, stream
 
 
 def evaluate(model, x=None, y=None, batch_size=None, verbose=1, sample_weight=None, steps=None, callbacks=None,
-             max_queue_size=10, workers=1, use_multiprocessing=False, return_dict=False):
+             max_queue_size=10, workers=1, use_multiprocessing=False, return_dict=False, timeout=None):
     model._assert_compiled()
     distributed = _distribution(model)  # [distribute hook]
-    stream_kwargs = dict(max_queue_size=max_queue_size, workers=workers, use_multiprocessing=use_multiprocessing)
+    stream_kwargs = dict(max_queue_size=max_queue_size, workers=workers, use_multiprocessing=use_multiprocessing,
+                         timeout=timeout)
     adapter = _adapter_for_inference(model, x, y, sample_weight, batch_size, steps, stream_kwargs, "evaluate")
     if distributed is not None:
         from fitgen.distribute import sharding
@@ -286,9 +287,9 @@ def evaluate(model, x=None, y=None, batch_size=None, verbose=1, sample_weight=No
 
 
 def predict(model, x, batch_size=None, verbose=0, steps=None, callbacks=None, max_queue_size=10, workers=1,
-            use_multiprocessing=False):
+            use_multiprocessing=False, timeout=None):
     stream_kwargs = dict(max_queue_size=max_queue_size, workers=workers, use_multiprocessing=use_multiprocessing,
-                         inputs_only=True)
+                         inputs_only=True, timeout=timeout)
     distributed = _distribution(model)  # [distribute hook]
     adapter = _adapter_for_inference(model, x, None, None, batch_size, steps, stream_kwargs, "predict")
     if distributed is not None:

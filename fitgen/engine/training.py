@@ -125,7 +125,7 @@ class TrainingAPI:
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose=1, callbacks=None, validation_split=0.,
             validation_data=None, shuffle=True, class_weight=None, sample_weight=None, initial_epoch=0,
             steps_per_epoch=None, validation_steps=None, validation_batch_size=None, validation_freq=1,
-            max_queue_size=10, workers=1, use_multiprocessing=False, **kwargs):
+            max_queue_size=10, workers=1, use_multiprocessing=False, timeout=None, **kwargs):
         """Trains the model for a fixed number of epochs (iterations on a dataset).
 
         Args:
@@ -150,6 +150,8 @@ class TrainingAPI:
             validation_freq: validate every N epochs (int) or at the listed epochs (1-based container).
             max_queue_size, workers, use_multiprocessing: the streaming engine's settings for generators and
                 Sequences (workers=0 runs them in the main thread).
+            timeout: seconds one batch of a generator or Sequence may take before TimeoutError (fitgen;
+                None waits as long as it takes, while still detecting dead worker processes).
 
         Returns:
             A `History` object: `history.history` maps 'loss', metrics and 'val_' twins to per-epoch lists.
@@ -172,10 +174,10 @@ class TrainingAPI:
                             steps_per_epoch=steps_per_epoch, validation_steps=validation_steps,
                             validation_batch_size=validation_batch_size, validation_freq=validation_freq,
                             max_queue_size=max_queue_size, workers=workers,
-                            use_multiprocessing=use_multiprocessing)
+                            use_multiprocessing=use_multiprocessing, timeout=timeout)
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose=1, sample_weight=None, steps=None, callbacks=None,
-                 max_queue_size=10, workers=1, use_multiprocessing=False, return_dict=False):
+                 max_queue_size=10, workers=1, use_multiprocessing=False, return_dict=False, timeout=None):
         """Returns the loss (a scalar) or [loss, metrics...] in `metrics_names` order, over all of `x`.
 
         Each value is the sample-count weighted mean over batches (metrics: running means over the data).
@@ -184,15 +186,15 @@ class TrainingAPI:
         return fit_loop.evaluate(self, x, y, batch_size=batch_size, verbose=verbose, sample_weight=sample_weight,
                                  steps=steps, callbacks=callbacks, max_queue_size=max_queue_size,
                                  workers=workers, use_multiprocessing=use_multiprocessing,
-                                 return_dict=return_dict)
+                                 return_dict=return_dict, timeout=timeout)
 
     def predict(self, x, batch_size=None, verbose=0, steps=None, callbacks=None, max_queue_size=10, workers=1,
-                use_multiprocessing=False):
+                use_multiprocessing=False, timeout=None):
         """Generates output predictions: a NumPy array, or a list of arrays for several outputs."""
         from fitgen.engine import fit_loop
         return fit_loop.predict(self, x, batch_size=batch_size, verbose=verbose, steps=steps,
                                 callbacks=callbacks, max_queue_size=max_queue_size, workers=workers,
-                                use_multiprocessing=use_multiprocessing)
+                                use_multiprocessing=use_multiprocessing, timeout=timeout)
 
     # ------------------------------------------------------------------------------------ on_batch
     def _one_batch(self, x, y, sample_weight, class_weight):
@@ -244,7 +246,7 @@ class TrainingAPI:
     def fit_generator(self, generator, steps_per_epoch=None, epochs=1, verbose=1, callbacks=None,
                       validation_data=None, validation_steps=None, validation_freq=1, class_weight=None,
                       max_queue_size=10, workers=1, use_multiprocessing=False, shuffle=True, initial_epoch=0,
-                      **kwargs):
+                      timeout=None, **kwargs):
         """Trains on batches yielded by a Python generator or a `Sequence` (Keras 2's fit_generator).
 
         The generator runs "in parallel with the model": `workers` producers (threads, or processes with
@@ -264,10 +266,10 @@ class TrainingAPI:
                             validation_steps=validation_steps, validation_freq=validation_freq,
                             class_weight=class_weight, max_queue_size=max_queue_size, workers=workers,
                             use_multiprocessing=use_multiprocessing, shuffle=shuffle, initial_epoch=initial_epoch,
-                            generator_api=True, **generator_kwargs)
+                            generator_api=True, timeout=timeout, **generator_kwargs)
 
     def evaluate_generator(self, generator, steps=None, callbacks=None, max_queue_size=10, workers=1,
-                           use_multiprocessing=False, verbose=0, **kwargs):
+                           use_multiprocessing=False, verbose=0, timeout=None, **kwargs):
         """Evaluates on batches from a generator or Sequence: the sample-weighted mean over all batches."""
         from fitgen.engine import fit_loop
         legacy = fit_loop.legacy_generator_kwargs(kwargs, generator)
@@ -275,10 +277,10 @@ class TrainingAPI:
         return self.evaluate(generator, steps=steps, callbacks=callbacks, max_queue_size=max_queue_size,
                              workers=legacy.pop("workers", workers),
                              use_multiprocessing=legacy.pop("use_multiprocessing", use_multiprocessing),
-                             verbose=verbose)
+                             verbose=verbose, timeout=timeout)
 
     def predict_generator(self, generator, steps=None, callbacks=None, max_queue_size=10, workers=1,
-                          use_multiprocessing=False, verbose=0, **kwargs):
+                          use_multiprocessing=False, verbose=0, timeout=None, **kwargs):
         """Predictions for the batches of a generator or Sequence, concatenated in order."""
         from fitgen.engine import fit_loop
         legacy = fit_loop.legacy_generator_kwargs(kwargs, generator)
@@ -286,7 +288,7 @@ class TrainingAPI:
         return self.predict(generator, steps=steps, callbacks=callbacks, max_queue_size=max_queue_size,
                             workers=legacy.pop("workers", workers),
                             use_multiprocessing=legacy.pop("use_multiprocessing", use_multiprocessing),
-                            verbose=verbose)
+                            verbose=verbose, timeout=timeout)
 
 
 def _format_results(logs, names, return_dict):
