@@ -6,8 +6,9 @@ model (20-32-10, batch 32) where per-step overhead dominates. Every framework ru
 process (same thread settings), one warm-up epoch then two timed epochs; frameworks take turns for
 `--rounds` rounds so that load drift on a shared machine hits all of them alike. The table shows the
 median samples/s and the ratio to the raw PyTorch loop measured in the same run. Peers that are not installed are
-reported as such: Keras 3 needs `pip install keras`; tf-keras can live in another interpreter given by
-`--tfkeras-python` or FITGEN_TFKERAS_PYTHON.
+reported as such. Keras 3 and tf-keras can live in other interpreters (`--keras3-python` /
+FITGEN_KERAS3_PYTHON, e.g. a venv with torch and keras==3.8; `--tfkeras-python` / FITGEN_TFKERAS_PYTHON, a
+venv with tensorflow-cpu and tf-keras 2.21).
 
     python bench/overhead.py [--rounds 3] [--sizes tiny mlp] [--json bench/results/overhead.json]
 """
@@ -126,9 +127,10 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--sizes", nargs="+", default=list(SIZES))
     parser.add_argument("--tfkeras-python", default=os.environ.get("FITGEN_TFKERAS_PYTHON", sys.executable))
+    parser.add_argument("--keras3-python", default=os.environ.get("FITGEN_KERAS3_PYTHON", sys.executable))
     parser.add_argument("--json", default="bench/results/overhead.json")
     args = parser.parse_args()
-    pythons = {"tf-keras": args.tfkeras_python}
+    pythons = {"tf-keras": args.tfkeras_python, "keras 3 (torch)": args.keras3_python}
     results = {}
     for size in args.sizes:
         times = {name: [] for name in RUNNERS}
