@@ -142,7 +142,7 @@ class ShardedArrayAdapter(_Shard):
             if indices is None:
                 yield self.base.get_batch(start + lo, start + hi, None)
             else:
-                yield self.base.get_batch(*_batch_spec(indices.numpy(), lo, hi))
+                yield self.base.get_batch(*_batch_spec(indices, lo, hi))
 
 
 class ShardedStreamAdapter(_Shard):
