@@ -19,6 +19,9 @@ from fitgen.data.sequence import Sequence
 
 # Above this share of an epoch spent waiting for data, fit says once that more workers would help.
 INPUT_BOUND_SHARE = 0.5
+# Short epochs are dominated by start-up: only epochs at least this long (seconds, batches) are judged.
+INPUT_BOUND_MIN_SECONDS = 2.0
+INPUT_BOUND_MIN_BATCHES = 20
 
 
 def _make_source(data, shuffle):
@@ -113,8 +116,7 @@ class StreamAdapter:
         elapsed = max(stats["elapsed"], 1e-9)
         share = min(1.0, stats["data_wait"] / elapsed)
         self._last_stats = {"data_wait": share}
-        # Short epochs are dominated by start-up; judge only epochs long enough to mean something.
-        meaningful = elapsed > 2.0 and stats["batches"] >= 20
+        meaningful = elapsed > INPUT_BOUND_MIN_SECONDS and stats["batches"] >= INPUT_BOUND_MIN_BATCHES
         if self.role == "training" and meaningful and share > INPUT_BOUND_SHARE and not self._warned_input_bound:
             self._warned_input_bound = True
             workers = self.prefetcher.workers

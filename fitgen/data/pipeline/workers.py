@@ -291,13 +291,17 @@ class ProcessPool:
         self._processes[worker_id], self._conns[worker_id] = process, parent_end
 
     def restart(self, worker_id):
-        stopped = self._stop_one(worker_id, graceful=False)
+        # A live worker is restarted too (fork hands it a changed, unpicklable source): ask it to exit, and
+        # do not count on its pipe closing, since workers forked later hold copies of this end.
+        stopped = self._stop_one(worker_id, graceful=True)
         if stopped is not None:
             process, conn = stopped
             process.join(_JOIN_GRACE)
+            if process.is_alive():
+                process.kill()
+                process.join()
             conn.close()
-            if process.exitcode is not None:
-                process.close()
+            process.close()
         self._start_one(worker_id)
 
     def submit(self, worker_id, task):
