@@ -10,8 +10,11 @@ JOIN_TIMEOUT = 10.0
 
 
 def _shm_segments():
+    """Shared-memory segments this test process made: fitgen names them fitgen_<creator pid>_..., so test
+    runs of other processes on the same machine are not counted."""
+    mine = f"fitgen_{os.getpid()}_"
     try:
-        return {name for name in os.listdir("/dev/shm") if name.startswith(("fitgen", "psm_", "torch_"))}
+        return {name for name in os.listdir("/dev/shm") if name.startswith(mine)}
     except FileNotFoundError:
         return set()
 
