@@ -68,7 +68,7 @@ def use_synthetic_imdb(reviews_per_split):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=15)
-    parser.add_argument("--synthetic", type=int, default=int(os.environ.get("FITGEN_SYNTHETIC_IMDB", 0)),
+    parser.add_argument("--synthetic", type=int, default=int(os.environ.get("FITGEN_SYNTHETIC_IMDB", "0")),
                         help="use N synthetic reviews per split instead of downloading IMDB")
     args = parser.parse_args(argv)
     if args.synthetic:

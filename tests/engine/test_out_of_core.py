@@ -93,7 +93,7 @@ def _check_batch_shuffle_reads(keys, n, batch_size, epochs):
 
 
 def test_fit_on_h5py_dataset_with_batch_shuffle_reads_contiguous_slices(h5file):
-    path, x, y = h5file
+    path, _, _ = h5file
     with h5py.File(path, "r") as f:
         rx, ry = RecordingArray(f["x"]), RecordingArray(f["y"])
         model = _model()
@@ -105,7 +105,7 @@ def test_fit_on_h5py_dataset_with_batch_shuffle_reads_contiguous_slices(h5file):
 
 
 def test_fit_on_h5py_dataset_with_shuffle_true_reads_sorted_index_lists(h5file):
-    path, x, y = h5file
+    path, _, _ = h5file
     with h5py.File(path, "r") as f:
         rx = RecordingArray(f["x"])
         model = _model()
@@ -154,7 +154,7 @@ def test_fit_evaluate_predict_on_hdf5matrix_with_start_end_and_normalizer(h5file
 
 
 def test_hdf5matrix_reads_through_a_recording_proxy_in_batch_chunks(h5file):
-    path, x, y = h5file
+    path, _, y = h5file
     matrix = RecordingArray(HDF5Matrix(path, "x", start=5, end=45))
     model = _model()
     model.fit(matrix, y[5:45], batch_size=16, epochs=3, shuffle="batch", verbose=0)

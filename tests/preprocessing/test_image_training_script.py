@@ -145,8 +145,8 @@ def test_multi_output_dataframe_trains_a_two_head_functional_model(tmp_path, bat
     df["garment_id"] = df.garment.map({"shirt": 0, "jeans": 1, "dress": 2})
     df["colour_onehot"] = [list(np.eye(3)[{"red": 0, "green": 1, "blue": 2}[c]]) for c in df.colour]
     datagen = ImageDataGenerator(rescale=1. / 255, validation_split=1 / 3)
-    flow = dict(directory=folder, x_col="filename", y_col=["garment_id", "colour_onehot"],
-                class_mode="multi_output", target_size=(16, 16), batch_size=4)
+    flow = {"directory": folder, "x_col": "filename", "y_col": ["garment_id", "colour_onehot"],
+            "class_mode": "multi_output", "target_size": (16, 16), "batch_size": 4}
     train = datagen.flow_from_dataframe(df, subset="training", seed=5, **flow)
     val = datagen.flow_from_dataframe(df, subset="validation", shuffle=False, **flow)
 
