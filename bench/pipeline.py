@@ -6,10 +6,15 @@ Workloads (the issue's):
   big  batches of 64 images 224x224x3 float32 (38.5 MB) that are free to make (views of a few
        preallocated arrays); measures transport (target: >= 4 GB/s with 2 process workers).
 
-Columns: fitgen workers=0 / 2 threads / 2 processes, torch DataLoader (2 workers, persistent), and
-Keras 3 PyDataset / tf-keras Sequence enqueuer when importable (skipped otherwise). Every runner is
-started, warmed up with one epoch, then timed over `--repeats` epochs; the median is reported. The
-consumer only touches each batch (one element), so the numbers are the pipeline's ceiling.
+Columns: fitgen's Prefetcher workers=0 / 2 threads / 2 processes, torch DataLoader (2 workers,
+persistent), and Keras 3 PyDataset / tf-keras Sequence enqueuer when importable (skipped otherwise): the
+consumer only touches each batch (one element), so these are the pipeline's ceiling. Then end to end:
+fitgen `model.fit(sequence)` with workers=0 / 2 threads / 2 processes training a tiny model
+(GlobalAveragePooling2D + Dense(10)), and tf-keras `model.fit(sequence, workers=2,
+use_multiprocessing=True)` on the same model in the interpreter named by FITGEN_TFKERAS_PYTHON (tf-keras
+lives in its own venv, without torch or fitgen; skipped when unset). Every runner is warmed up with one
+epoch, then timed over `--repeats` epochs; the median is reported. Keras 3 cannot be installed next to
+tf-keras here and is reported as skipped.
 
 Usage: python bench/pipeline.py [--workload cpu big] [--batches 60] [--repeats 3]
 Writes bench/results/pipeline.json.
@@ -166,6 +171,105 @@ def run_tf_keras(sequence, repeats, workers=2):
         enqueuer.stop()
 
 
+def tiny_model(shape):
+    """The 'tiny model' the fit columns train: global average pooling and a 10-way softmax."""
+    import fitgen
+    from fitgen.layers import Dense, GlobalAveragePooling2D
+    fitgen.backend.set_random_seed(0)
+    model = fitgen.Sequential([GlobalAveragePooling2D(input_shape=shape), Dense(10, activation="softmax")])
+    model.compile("sgd", "sparse_categorical_crossentropy")
+    return model
+
+
+def _epoch_times(repeats):
+    """A fitgen callback timing each epoch, and the median of all but the first (the warm-up)."""
+    from fitgen.callbacks import Callback
+
+    class EpochTimer(Callback):
+        def __init__(self):
+            super().__init__()
+            self.times = []
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self._started = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.times.append(time.perf_counter() - self._started)
+
+    return EpochTimer()
+
+
+def run_fitgen_fit(sequence, repeats, **options):
+    """model.fit on the Sequence: the pipeline and a (cheap) training step, workers started once per fit."""
+    model = tiny_model(sequence.shape[1:])
+    timer = _epoch_times(repeats)
+    model.fit(sequence, epochs=1 + repeats, shuffle=False, verbose=0, max_queue_size=10, callbacks=[timer],
+              **options)
+    return statistics.median(timer.times[1:])
+
+
+TF_KERAS_SCRIPT = r"""
+import json, statistics, sys, time
+import numpy as np
+import tf_keras as keras
+
+workload, batches, repeats = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+
+class CpuSequence(keras.utils.Sequence):
+    shape = (32, 64, 64, 3)
+    def __len__(self):
+        return batches
+    def __getitem__(self, index):
+        rng = np.random.default_rng(index)
+        images = rng.random(self.shape, dtype=np.float32)
+        spectrum = np.fft.rfft2(images, axes=(1, 2))
+        spectrum[:, 16:48] = 0
+        filtered = np.fft.irfft2(spectrum, s=self.shape[1:3], axes=(1, 2)).astype(np.float32)
+        return filtered, rng.integers(0, 10, size=(self.shape[0],))
+
+class BigSequence(keras.utils.Sequence):
+    shape = (64, 224, 224, 3)
+    def __init__(self):
+        self.pool = [np.full(self.shape, k, np.float32) for k in range(3)]
+        self.labels = np.zeros((self.shape[0],), np.int64)
+    def __len__(self):
+        return batches
+    def __getitem__(self, index):
+        return self.pool[index % 3], self.labels
+
+class Timer(keras.callbacks.Callback):
+    times = []
+    def on_epoch_begin(self, epoch, logs=None):
+        self.started = time.perf_counter()
+    def on_epoch_end(self, epoch, logs=None):
+        self.times.append(time.perf_counter() - self.started)
+
+sequence = CpuSequence() if workload == "cpu" else BigSequence()
+model = keras.Sequential([keras.layers.GlobalAveragePooling2D(input_shape=sequence.shape[1:]),
+                          keras.layers.Dense(10, activation="softmax")])
+model.compile("sgd", "sparse_categorical_crossentropy")
+model.fit(sequence, epochs=1 + repeats, shuffle=False, verbose=0, workers=2, use_multiprocessing=True,
+          max_queue_size=10, callbacks=[Timer()])
+print(json.dumps({"seconds": statistics.median(Timer.times[1:])}))
+"""
+
+
+def run_tf_keras_fit(sequence, repeats):
+    """tf-keras model.fit(workers=2, use_multiprocessing=True) in the interpreter FITGEN_TFKERAS_PYTHON names
+    (a separate venv: tf-keras and torch do not share one here); skipped when the variable is unset."""
+    import subprocess
+    python = os.environ.get("FITGEN_TFKERAS_PYTHON")
+    if not python:
+        raise ImportError("set FITGEN_TFKERAS_PYTHON", name="FITGEN_TFKERAS_PYTHON")
+    workload = "cpu" if isinstance(sequence, CpuSequence) else "big"
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
+    run = subprocess.run([python, "-c", TF_KERAS_SCRIPT, workload, str(len(sequence)), str(repeats)],
+                         capture_output=True, text=True, env=env, timeout=1800)
+    if run.returncode != 0:
+        raise RuntimeError(f"tf-keras run failed:\n{run.stderr[-2000:]}")
+    return json.loads(run.stdout.strip().splitlines()[-1])["seconds"]
+
+
 RUNNERS = [
     ("fitgen workers=0", lambda seq, r: run_fitgen(seq, r, workers=0)),
     ("fitgen 2 threads", lambda seq, r: run_fitgen(seq, r, workers=2)),
@@ -173,8 +277,10 @@ RUNNERS = [
     ("torch DataLoader 2 workers", run_torch_dataloader),
     ("Keras 3 PyDataset 2 processes", run_keras3),
     ("tf-keras enqueuer 2 processes", run_tf_keras),
-    # HOOK (lead): add ("fitgen model.fit 2 processes", ...) here once the engine trains from a Sequence:
-    # build the tiny model, then time model.fit(sequence, epochs=1, workers=2, use_multiprocessing=True).
+    ("fitgen model.fit workers=0", lambda seq, r: run_fitgen_fit(seq, r, workers=0)),
+    ("fitgen model.fit 2 threads", lambda seq, r: run_fitgen_fit(seq, r, workers=2)),
+    ("fitgen model.fit 2 processes", lambda seq, r: run_fitgen_fit(seq, r, workers=2, use_multiprocessing=True)),
+    ("tf-keras model.fit 2 processes", lambda seq, r: run_tf_keras_fit(seq, r)),
 ]
 
 
