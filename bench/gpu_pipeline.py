@@ -28,7 +28,7 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from fitgen.utils import Sequence  # noqa: E402
+from fitgen.utils import Sequence
 
 
 class AugmentedImages(Sequence):
@@ -117,6 +117,7 @@ def run_prefetcher(sequence, device, steps, workers):
 def run_fit(sequence, device, steps, workers):
     """model.fit end to end; per-step time from batch-end callbacks, synchronised like the others."""
     import torch
+
     from fitgen.callbacks import Callback
     model = small_cnn(sequence.size)
     model.to(device)
@@ -136,7 +137,7 @@ def run_fit(sequence, device, steps, workers):
 def copy_time(sequence, device):
     """Host->device time of one batch from pinned memory (what an overlapped pipeline hides)."""
     import torch
-    x, y = sequence[0]
+    x, _y = sequence[0]
     pinned = torch.from_numpy(x).pin_memory()
     times = []
     for _ in range(10):

@@ -18,14 +18,14 @@ from fitgen.layers import Dense, Input, concatenate
 from fitgen.utils import Sequence
 
 WORKER_KINDS = [
-    pytest.param(dict(workers=0), id="main-thread"),
-    pytest.param(dict(workers=2), id="2-threads"),
-    pytest.param(dict(workers=2, use_multiprocessing=True), id="2-processes"),
+    pytest.param({"workers": 0}, id="main-thread"),
+    pytest.param({"workers": 2}, id="2-threads"),
+    pytest.param({"workers": 2, "use_multiprocessing": True}, id="2-processes"),
 ]
 GENERATOR_KINDS = [
-    pytest.param(dict(workers=0), id="main-thread"),
-    pytest.param(dict(workers=1), id="thread"),
-    pytest.param(dict(workers=1, use_multiprocessing=True), id="process"),
+    pytest.param({"workers": 0}, id="main-thread"),
+    pytest.param({"workers": 1}, id="thread"),
+    pytest.param({"workers": 1, "use_multiprocessing": True}, id="process"),
 ]
 
 

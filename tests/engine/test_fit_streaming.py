@@ -20,9 +20,9 @@ from fitgen.layers import Dense, Input, concatenate
 from fitgen.utils import Sequence
 
 WORKER_KINDS = [
-    pytest.param(dict(workers=0), id="main-thread"),
-    pytest.param(dict(workers=2), id="2-threads"),
-    pytest.param(dict(workers=2, use_multiprocessing=True), id="2-processes"),
+    pytest.param({"workers": 0}, id="main-thread"),
+    pytest.param({"workers": 2}, id="2-threads"),
+    pytest.param({"workers": 2, "use_multiprocessing": True}, id="2-processes"),
 ]
 
 
@@ -164,7 +164,7 @@ def test_seed_generate_arrays_from_file_runs_as_written(tmp_path):
     assert len(history.history["loss"]) == 3
     assert history.history["loss"][-1] < history.history["loss"][0]
     # The same numbers as training on the file's lines as arrays, one line per batch, in file order.
-    lines = [process_line(line) for line in open(path)]
+    lines = [process_line(line) for line in path.read_text().splitlines()]
     stream_of_lines = [lines[i % len(lines)] for i in range(60)]
     reference = two_input_model_like(model)
     x1 = np.concatenate([item[0] for item in stream_of_lines])
@@ -187,10 +187,10 @@ def test_sequence_gives_identical_weights_for_every_worker_kind():
     x, y = arrays(40)
     sizes = [8, 8, 8, 8, 8]
     reference = weights_after(lambda m: m.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0))
-    for options in (dict(workers=0), dict(workers=2), dict(workers=2, use_multiprocessing=True)):
-        fit = weights_after(lambda m: m.fit(ArraySequence(x, y, sizes), epochs=2, shuffle=False, verbose=0,
+    for options in ({"workers": 0}, {"workers": 2}, {"workers": 2, "use_multiprocessing": True}):
+        fit = weights_after(lambda m, options=options: m.fit(ArraySequence(x, y, sizes), epochs=2, shuffle=False, verbose=0,
                                             **options))
-        fit_generator = weights_after(lambda m: m.fit_generator(ArraySequence(x, y, sizes), epochs=2,
+        fit_generator = weights_after(lambda m, options=options: m.fit_generator(ArraySequence(x, y, sizes), epochs=2,
                                                                 shuffle=False, verbose=0, **options))
         assert_same_weights(fit, reference)
         assert_same_weights(fit_generator, reference)
