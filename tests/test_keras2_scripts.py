@@ -66,10 +66,10 @@ KERAS2_PATHS = [
 ]
 
 # Keras 2 paths old scripts use that fitgen does not have yet (requested from the lead).
-PENDING_PATHS = [
+LEGACY_PATHS = [
     "layers.convolutional:MaxPooling2D",  # keras.layers.convolutional re-exported the pooling layers
     "layers.convolutional:ZeroPadding2D", "layers.convolutional:UpSampling2D",  # defined there in Keras 2.2.4
-    "utils.generic_utils:Progbar", "utils.data_utils:Sequence",
+    "utils.generic_utils:Progbar", "utils.data_utils:Sequence", "engine.topology:Input",
 ]
 
 
@@ -83,8 +83,7 @@ def test_keras2_import_path_exists_under_fitgen(path):
     assert _resolve(path) is not None
 
 
-@pytest.mark.parametrize("path", PENDING_PATHS)
-@pytest.mark.xfail(raises=(AttributeError, ImportError), strict=False, reason="Keras 2 path not re-exported yet")
+@pytest.mark.parametrize("path", LEGACY_PATHS)
 def test_keras2_legacy_submodule_paths(path):
     assert _resolve(path) is not None
 

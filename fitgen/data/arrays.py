@@ -123,7 +123,8 @@ class ArrayAdapter:
         if self.in_memory:
             batch = array[start:stop] if indices is None else array.index_select(0, indices)
         else:
-            batch = torch.from_numpy(np.ascontiguousarray(_read(array, start, stop, indices)))
+            # A read-only memmap slice is copied (one batch): torch must not alias read-only memory.
+            batch = torch.from_numpy(np.require(_read(array, start, stop, indices), requirements=("C", "W")))
             if batch.dim() == 1:
                 batch = batch.reshape(-1, 1) if not weights else batch
         if batch.is_floating_point() and batch.dtype != torch.float32:
@@ -134,7 +135,7 @@ class ArrayAdapter:
 
 
 def to_device(tensor, device):
-    if device.type == "cpu":
+    if device.type == "cpu" or tensor.device == device:
         return tensor
     # Pinned host memory lets the copy run asynchronously while the previous step computes.
     return tensor.pin_memory().to(device, non_blocking=True)

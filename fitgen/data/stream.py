@@ -72,7 +72,8 @@ class StreamAdapter:
             self.class_weights = class_weight_list(model, class_weight)
         self.prefetcher = Prefetcher(self.source, workers=workers, use_multiprocessing=use_multiprocessing,
                                      max_queue_size=max_queue_size, shuffle=bool(shuffle) and indexed,
-                                     seed=seed, timeout=timeout, name=role)
+                                     seed=seed, timeout=timeout, name=role,
+                                     device=_cuda_or_none(model._device()))
         self.exhausted = False
         self.batches_seen = 0
         self._warned_input_bound = False
@@ -159,6 +160,11 @@ class StreamAdapter:
 
     def close(self):
         self.prefetcher.close()
+
+
+def _cuda_or_none(device):
+    # On CUDA the Prefetcher pins its slots and copies batch k+1 on a side stream while step k runs.
+    return device if device.type == "cuda" else None
 
 
 def _sample_weights(model, sw):

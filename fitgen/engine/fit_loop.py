@@ -189,6 +189,9 @@ def _run_fit(model, train, validation, epochs, initial_epoch, verbose, callbacks
                           model, first_step=skip) + skip
         if distributed is not None:
             ddp.reduce_metrics(distributed, metrics)  # [distribute hook] global sums on every rank
+        if not steps and getattr(train, "exhausted", False):
+            _warn_ran_out(train, epochs, initial_epoch)  # ran dry on the epoch boundary: no empty epoch
+            break
         epoch_logs = metrics.results()
         stats = train.epoch_stats() if hasattr(train, "epoch_stats") else {}
         if validation is not None and _should_validate(epoch, validation_freq) and steps:
@@ -199,16 +202,19 @@ def _run_fit(model, train, validation, epochs, initial_epoch, verbose, callbacks
         callback_list.on_epoch_end(epoch, epoch_logs)
         train.on_epoch_end()
         if getattr(train, "exhausted", False):
-            warnings.warn(
-                "Your input ran out of data; interrupting training. Make sure that your dataset or generator can "
-                "generate at least `steps_per_epoch * epochs` batches (in this case, "
-                f"{train.num_batches() * (epochs - initial_epoch)} batches); {train.batches_seen} batches were "
-                "seen.", stacklevel=4)
+            _warn_ran_out(train, epochs, initial_epoch)
             break
         if model.stop_training:
             break
     callback_list.on_train_end(epoch_logs)
     return callback_list.history
+
+
+def _warn_ran_out(train, epochs, initial_epoch):
+    warnings.warn(
+        "Your input ran out of data; interrupting training. Make sure that your dataset or generator can generate "
+        f"at least `steps_per_epoch * epochs` batches (in this case, {train.num_batches() * (epochs - initial_epoch)}"
+        f" batches); {train.batches_seen} batches were seen.", stacklevel=5)
 
 
 class FitContext:

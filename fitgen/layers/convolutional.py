@@ -552,3 +552,9 @@ Convolution1D, Convolution2D, Convolution3D = Conv1D, Conv2D, Conv3D
 Convolution2DTranspose = Conv2DTranspose
 SeparableConvolution1D, SeparableConvolution2D = SeparableConv1D, SeparableConv2D
 DepthwiseConvolution2D = DepthwiseConv2D
+
+# Keras 2.2 scripts import pooling, padding, cropping and upsampling from keras.layers.convolutional.
+from fitgen.layers.pooling import (AveragePooling1D, AveragePooling2D, MaxPooling1D,  # noqa: E402,F401
+                                   MaxPooling2D)
+from fitgen.layers.reshaping import (Cropping1D, Cropping2D, UpSampling1D, UpSampling2D,  # noqa: E402,F401
+                                     ZeroPadding1D, ZeroPadding2D)

@@ -354,3 +354,6 @@ def _check_inside(root, candidate, member_name):
     resolved = os.path.realpath(candidate)
     if resolved != root and not resolved.startswith(root + os.sep):
         raise ValueError(f"Archive member {member_name!r} would be extracted outside of {root}; refusing to extract it.")
+
+
+from fitgen.data.sequence import Sequence  # noqa: E402,F401  (keras.utils.data_utils.Sequence in Keras 2)

@@ -131,3 +131,11 @@ def _unknown_message(kind, name, module_objects):
     hint = f" Accepted names: {', '.join(known)}." if known else ""
     return (f"Unknown {kind}: {name!r}. Please ensure this object is passed to the `custom_objects` argument "
             f"or registered with `custom_object_scope`.{hint}")
+
+
+def __getattr__(name):
+    # Keras 2 scripts import Progbar from keras.utils.generic_utils (loaded lazily: progbar is heavier).
+    if name == "Progbar":
+        from fitgen.utils.progbar import Progbar
+        return Progbar
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -428,8 +428,6 @@ def test_finite_generator_ends_training_cleanly_with_a_warning():
     assert events == [("epoch_end", 0), ("epoch_end", 1), ("train_end", None)]
 
 
-@pytest.mark.xfail(strict=True, reason="lead: fit_loop._run_fit ends an epoch that ran 0 steps with on_epoch_end; "
-                                       "History then has one more 'data_wait' than 'loss' (see README_streaming)")
 def test_generator_running_out_on_an_epoch_boundary_records_consistent_history():
     x, y = arrays(4)
 
