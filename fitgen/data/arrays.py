@@ -87,7 +87,7 @@ class ArrayAdapter:
             order = self._epoch_order(epoch)
             for start in range(0, self.num_samples, self.batch_size):
                 stop = min(start + self.batch_size, self.num_samples)
-                yield _batch_spec(order, start, stop)
+                yield _batch_spec(order, start, stop, self.shuffle == "batch")
             return
         # steps_per_epoch with arrays (tf-keras): batches continue where the previous epoch stopped. Batch i of
         # epoch e is batch e * steps + i of an endless series of passes, so a resumed run finds it again.
@@ -98,7 +98,8 @@ class ArrayAdapter:
             if pass_number not in orders:
                 orders = {pass_number: self._epoch_order(pass_number)}
             start = position * self.batch_size
-            yield _batch_spec(orders[pass_number], start, min(start + self.batch_size, self.num_samples))
+            yield _batch_spec(orders[pass_number], start, min(start + self.batch_size, self.num_samples),
+                              self.shuffle == "batch")
 
     def epoch_batches(self, epoch=0, skip=0):
         """Yields (x_list, y_list, sample_weight_list) of torch tensors on the device, for one epoch.
@@ -141,15 +142,17 @@ def to_device(tensor, device):
     return tensor.pin_memory().to(device, non_blocking=True)
 
 
-def _batch_spec(order, start, stop):
-    """(start, stop, None) for a contiguous run of samples (read as a slice), else (.., .., index tensor)."""
+def _batch_spec(order, start, stop, contiguous=False):
+    """(start, stop, None) for a run of consecutive samples (read as a slice), else (.., .., index tensor).
+
+    With shuffle='batch' every chunk is consecutive by construction; a shuffled order is used as indices.
+    """
     if order is None:
         return start, stop, None
-    chunk = order[start:stop]
-    first, last = int(chunk[0]), int(chunk[-1])
-    if last - first == stop - start - 1 and bool((chunk[1:] - chunk[:-1] == 1).all()):
-        return first, last + 1, None
-    return start, stop, chunk
+    if contiguous:
+        first = int(order[start])
+        return first, first + stop - start, None
+    return start, stop, order[start:stop]
 
 
 def _read(array, start, stop, indices):
