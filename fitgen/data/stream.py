@@ -7,6 +7,7 @@ shared memory and are wrapped without a copy; they stay valid until the loop ask
 """
 import inspect
 import itertools
+import os
 import warnings
 
 import numpy as np
@@ -74,6 +75,14 @@ class StreamAdapter:
                                      max_queue_size=max_queue_size, shuffle=bool(shuffle) and indexed,
                                      seed=seed, timeout=timeout, name=role,
                                      device=_cuda_or_none(model._device()))
+        self._threads_before = None
+        if use_multiprocessing and workers and model._device().type == "cpu":
+            # torch's intra-op threads busy-wait between ops and would take the cores the data workers need:
+            # during this fit the trainer keeps the cores the workers leave (at least one).
+            available = max(1, (os.cpu_count() or 1) - int(workers))
+            if torch.get_num_threads() > available:
+                self._threads_before = torch.get_num_threads()
+                torch.set_num_threads(available)
         self.exhausted = False
         self.batches_seen = 0
         self._warned_input_bound = False
@@ -159,7 +168,12 @@ class StreamAdapter:
         pass  # the Prefetcher calls the source's on_epoch_end once the epoch's batches are consumed
 
     def close(self):
-        self.prefetcher.close()
+        try:
+            self.prefetcher.close()
+        finally:
+            if self._threads_before is not None:
+                torch.set_num_threads(self._threads_before)
+                self._threads_before = None
 
 
 def _cuda_or_none(device):
