@@ -140,18 +140,7 @@ _ALL_OBJECTS = {
 
 def serialize(constraint):
     """The tf-keras 2.21 config dict of a constraint (a plain function becomes its name)."""
-    if constraint is None:
-        return None
-    if not hasattr(constraint, "get_config"):
-        if hasattr(constraint, "__name__"):
-            return constraint.__name__
-        raise ValueError(f"Cannot serialize {constraint!r}: it has neither get_config() nor a __name__.")
-    cls = type(constraint)
-    builtin = cls in _CLASSES
-    return {"module": "keras.constraints" if builtin else cls.__module__, "class_name": cls.__name__,
-            "config": constraint.get_config(),
-            "registered_name": None if builtin else generic_utils.get_registered_name(cls)}
-
+    return generic_utils.serialize_with_module(constraint, "keras.constraints", _CLASSES)
 
 def deserialize(config, custom_objects=None):
     """Builds a constraint from a name or a `{'class_name', 'config'}` dict (any Keras 2 version's form)."""
@@ -174,18 +163,7 @@ def get(identifier):
     Raises:
         ValueError: for an unknown name or an identifier of another type.
     """
-    if identifier is None:
-        return None
-    if isinstance(identifier, dict):
-        return deserialize(identifier)
-    if isinstance(identifier, str):
-        obj = deserialize(identifier)
-        return obj() if isinstance(obj, type) else obj
-    if callable(identifier):
-        return identifier() if isinstance(identifier, type) else identifier
-    raise ValueError(f"Could not interpret constraint identifier: expected a name, a config dict or a "
-                     f"callable. Received: {identifier!r}")
-
+    return generic_utils.get_from_identifier(identifier, deserialize, "constraint")
 
 def _norms(w, axis):
     dims = tuple(axis) if isinstance(axis, (list, tuple)) else axis

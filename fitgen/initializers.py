@@ -363,8 +363,7 @@ def compute_fans(shape):
 
 def serialize(initializer):
     """The tf-keras 2.21 config dict of an initializer (a plain function becomes its name)."""
-    return _serialize(initializer, "keras.initializers", _CLASSES)
-
+    return generic_utils.serialize_with_module(initializer, "keras.initializers", _CLASSES)
 
 def deserialize(config, custom_objects=None):
     """Builds an initializer from a name or a `{'class_name', 'config'}` dict (any Keras 2 version's form)."""
@@ -388,34 +387,7 @@ def get(identifier):
     Raises:
         ValueError: for an unknown name or an identifier of another type.
     """
-    if identifier is None:
-        return None
-    if isinstance(identifier, dict):
-        return deserialize(identifier)
-    if isinstance(identifier, str):
-        obj = deserialize(identifier)
-        return obj() if isinstance(obj, type) else obj
-    if callable(identifier):
-        return identifier() if isinstance(identifier, type) else identifier
-    raise ValueError(f"Could not interpret initializer identifier: expected a name, a config dict or a "
-                     f"callable. Received: {identifier!r}")
-
-
-def _serialize(obj, module, builtin_classes):
-    # tf-keras 2.21 writes {'module', 'class_name', 'config', 'registered_name'}; every Keras 2 reader
-    # accepts it because they only look at 'class_name' and 'config'.
-    if obj is None:
-        return None
-    if not hasattr(obj, "get_config"):
-        if hasattr(obj, "__name__"):
-            return obj.__name__
-        raise ValueError(f"Cannot serialize {obj!r}: it has neither get_config() nor a __name__.")
-    cls = type(obj)
-    if cls in builtin_classes:
-        return {"module": module, "class_name": cls.__name__, "config": obj.get_config(), "registered_name": None}
-    return {"module": cls.__module__, "class_name": cls.__name__, "config": obj.get_config(),
-            "registered_name": generic_utils.get_registered_name(cls)}
-
+    return generic_utils.get_from_identifier(identifier, deserialize, "initializer")
 
 def _shape(shape):
     if isinstance(shape, (int, np.integer)):

@@ -169,18 +169,7 @@ _ALL_OBJECTS = {
 
 def serialize(regularizer):
     """The tf-keras 2.21 config dict of a regularizer (a plain function becomes its name)."""
-    if regularizer is None:
-        return None
-    if not hasattr(regularizer, "get_config"):
-        if hasattr(regularizer, "__name__"):
-            return regularizer.__name__
-        raise ValueError(f"Cannot serialize {regularizer!r}: it has neither get_config() nor a __name__.")
-    cls = type(regularizer)
-    builtin = cls in _CLASSES
-    return {"module": "keras.regularizers" if builtin else cls.__module__, "class_name": cls.__name__,
-            "config": regularizer.get_config(),
-            "registered_name": None if builtin else generic_utils.get_registered_name(cls)}
-
+    return generic_utils.serialize_with_module(regularizer, "keras.regularizers", _CLASSES)
 
 def deserialize(config, custom_objects=None):
     """Builds a regularizer from a name or a `{'class_name', 'config'}` dict (any Keras 2 version's form)."""
@@ -203,18 +192,7 @@ def get(identifier):
     Raises:
         ValueError: for an unknown name or an identifier of another type.
     """
-    if identifier is None:
-        return None
-    if isinstance(identifier, dict):
-        return deserialize(identifier)
-    if isinstance(identifier, str):
-        obj = deserialize(identifier)
-        return obj() if isinstance(obj, type) or obj is l1_l2 else obj
-    if callable(identifier):
-        return identifier() if isinstance(identifier, type) else identifier
-    raise ValueError(f"Could not interpret regularizer identifier: expected a name, a config dict or a "
-                     f"callable. Received: {identifier!r}")
-
+    return generic_utils.get_from_identifier(identifier, deserialize, "regularizer", factories=(l1_l2,))
 
 def _factor(value, name):
     if isinstance(value, (np.floating, np.integer)):

@@ -133,22 +133,12 @@ class ModelCheckpoint(Callback):
         if os.path.isdir(filepath):
             raise OSError("Please specify a non-directory filepath for ModelCheckpoint. Filepath used is an "
                           f"existing directory: {filepath}")
-        folder, name = os.path.split(os.path.abspath(filepath))
-        os.makedirs(folder, exist_ok=True)
-        # Same folder (same filesystem), same name ending (so the saver picks the same format).
-        partial = os.path.join(folder, f".partial-{os.getpid()}-{name}")
-        try:
-            if self.save_weights_only:
-                self.model.save_weights(partial, overwrite=True)
-            else:
-                self.model.save(partial, overwrite=True)
-            _fsync(partial)
-            os.replace(partial, filepath)
-        except BaseException:
-            if os.path.exists(partial):
-                os.remove(partial)
-            raise
-        _fsync_dir(folder)
+        os.makedirs(os.path.dirname(os.path.abspath(filepath)), exist_ok=True)
+        # model.save / save_weights write atomically (temp file, fsync, rename): a failure keeps the old file.
+        if self.save_weights_only:
+            self.model.save_weights(filepath, overwrite=True)
+        else:
+            self.model.save(filepath, overwrite=True)
 
     def get_state(self):
         return {"best": self.best, "epochs_since_last_save": self.epochs_since_last_save,
@@ -160,23 +150,3 @@ class ModelCheckpoint(Callback):
         self.epochs_since_last_save = state["epochs_since_last_save"]
         self._batches_seen_since_last_saving = state["batches_seen_since_last_saving"]
         self._last_batch_seen = state["last_batch_seen"]
-
-
-def _fsync(path):
-    if os.path.isfile(path):
-        with open(path, "rb") as handle:
-            os.fsync(handle.fileno())
-
-
-def _fsync_dir(folder):
-    # Makes the rename itself durable; not every platform lets a folder be opened.
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

@@ -76,6 +76,41 @@ def serialize_keras_object(instance):
     raise ValueError(f"Cannot serialize {instance!r}: it has neither get_config() nor a __name__.")
 
 
+def serialize_with_module(obj, module, builtin_classes):
+    """tf-keras 2.21's `{'module', 'class_name', 'config', 'registered_name'}` form of a built-in object.
+
+    Every Keras 2 reader accepts it (they only look at 'class_name' and 'config'); a plain function becomes
+    its name; user classes record their own module and registered name.
+    """
+    if obj is None:
+        return None
+    if not hasattr(obj, "get_config"):
+        if hasattr(obj, "__name__"):
+            return obj.__name__
+        raise ValueError(f"Cannot serialize {obj!r}: it has neither get_config() nor a __name__.")
+    cls = type(obj)
+    if cls in builtin_classes:
+        return {"module": module, "class_name": cls.__name__, "config": obj.get_config(), "registered_name": None}
+    return {"module": cls.__module__, "class_name": cls.__name__, "config": obj.get_config(),
+            "registered_name": get_registered_name(cls)}
+
+
+def get_from_identifier(identifier, deserialize, kind, factories=()):
+    """The `get()` of initializers, regularizers and constraints: a name, config dict, class or instance,
+    a callable, or None. Classes named by a string (and the `factories` given) are called to make one."""
+    if identifier is None:
+        return None
+    if isinstance(identifier, dict):
+        return deserialize(identifier)
+    if isinstance(identifier, str):
+        obj = deserialize(identifier)
+        return obj() if isinstance(obj, type) or any(obj is f for f in factories) else obj
+    if callable(identifier):
+        return identifier() if isinstance(identifier, type) else identifier
+    raise ValueError(f"Could not interpret {kind} identifier: expected a name, a config dict or a callable. "
+                     f"Received: {identifier!r}")
+
+
 def _lookup(name, module_objects, custom_objects):
     if custom_objects and name in custom_objects:
         return custom_objects[name]

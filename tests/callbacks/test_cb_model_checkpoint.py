@@ -144,18 +144,31 @@ def test_bad_save_freq_is_rejected():
         ModelCheckpoint("w.h5", save_freq="batch")
 
 
-def test_failed_save_keeps_the_previous_checkpoint(tmp_path):
+def test_failed_save_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
+    from fitgen.models import load_model
+    from fitgen.saving import hdf5_format
     path = tmp_path / "w.h5"
+    model = tiny_model()
     checkpoint = ModelCheckpoint(str(path))
-    model = FakeModel()
     checkpoint.set_model(model)
     checkpoint.on_epoch_end(0, {"val_loss": 1.0})
-    assert path.read_bytes() == b"v1"
-    model.content, model.fail_after_bytes = b"version-two", 3
+    before = path.read_bytes()
+    original, calls = hdf5_format._write_arrays, []
+
+    def failing(group, names, values):
+        calls.append(names)
+        if len(calls) == 2:  # after the first layer's arrays: the new file is half written
+            raise OSError("disk full (simulated)")
+        return original(group, names, values)
+
+    monkeypatch.setattr(hdf5_format, "_write_arrays", failing)
+    model.set_weights([w + 1.0 for w in model.get_weights()])
     with pytest.raises(OSError, match="disk full"):
         checkpoint.on_epoch_end(1, {"val_loss": 0.5})
-    assert path.read_bytes() == b"v1"
+    monkeypatch.undo()
+    assert path.read_bytes() == before
     assert os.listdir(tmp_path) == ["w.h5"]
+    load_model(str(path))
 
 
 def test_directory_filepath_is_an_error(tmp_path):
