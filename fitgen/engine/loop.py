@@ -18,7 +18,7 @@ def run_epoch(batches, step_fn, callbacks, mode, metrics=None, model=None, outpu
     steps = 0
     for step, batch in enumerate(batches, start=first_step):
         x = batch[0]
-        size = batch_size_of(x)
+        size = x[0].shape[0] if x[0] is not None else batch_size_of(x)
         if wants_begin:
             callbacks.on_batch_begin(mode, step, {"batch": step, "size": size})
         if mode == "predict":

@@ -109,7 +109,7 @@ class Sequential(Model):
 
     def _forward(self, inputs):
         x = inputs[0]
-        for layer in self._stack:
+        for layer in self._modules["_stack"]._modules.values():  # plain dict walk: this runs every step
             x = layer(x)
         return [x]
 

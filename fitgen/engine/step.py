@@ -116,8 +116,7 @@ class EpochMetrics:
                 metric.reset_state()
 
     def update(self, batch_size, total, per_output, y, outputs, sw):
-        # In-place accumulation on the device: no host sync, no graph (the inputs are detached).
-        total = total.detach()
+        # In-place accumulation on the device: no host sync, no graph (the steps return detached losses).
         if self.loss_sum is None:
             # float32 running sums, as tf-keras's Mean metrics keep them
             self.loss_sum = torch.zeros((), dtype=total.dtype, device=total.device)
