@@ -63,3 +63,11 @@ def object_array(sequences):
     for i, seq in enumerate(sequences):
         out[i] = seq
     return out
+
+
+def load_word_index(path, origin, file_hash):
+    """The word -> rank dict of a Keras word-index file, fetched into the cache as needed."""
+    import json
+    from fitgen.utils.data_utils import get_file
+    with open(get_file(path, origin=origin, file_hash=file_hash)) as f:
+        return json.load(f)

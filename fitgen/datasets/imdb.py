@@ -1,5 +1,4 @@
 """IMDB movie review sentiment classification (Keras 2's `keras.datasets.imdb`)."""
-import json
 
 import numpy as np
 
@@ -87,6 +86,4 @@ def get_word_index(path="imdb_word_index.json"):
     Returns:
         A dict word -> rank (1 = most frequent).
     """
-    path = get_file(path, origin=_WORD_INDEX_ORIGIN, file_hash=_WORD_INDEX_HASH)
-    with open(path) as f:
-        return json.load(f)
+    return ws.load_word_index(path, _WORD_INDEX_ORIGIN, _WORD_INDEX_HASH)

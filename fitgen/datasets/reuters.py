@@ -1,5 +1,4 @@
 """Reuters newswire topic classification (Keras 2's `keras.datasets.reuters`)."""
-import json
 
 import numpy as np
 
@@ -81,6 +80,4 @@ def get_word_index(path="reuters_word_index.json"):
     Returns:
         A dict word -> rank (1 = most frequent).
     """
-    path = get_file(path, origin=_WORD_INDEX_ORIGIN, file_hash=_WORD_INDEX_HASH)
-    with open(path) as f:
-        return json.load(f)
+    return ws.load_word_index(path, _WORD_INDEX_ORIGIN, _WORD_INDEX_HASH)

@@ -34,7 +34,7 @@ def _fake_mnist():
 
 def test_mnist_download_shapes_dtypes_and_cache(server, homes, monkeypatch):
     arrays = _fake_mnist()
-    server.serve(mnist, "mnist.npz", _npz(**arrays), monkeypatch=monkeypatch)
+    server.serve_dataset(mnist, "mnist.npz", _npz(**arrays), monkeypatch=monkeypatch)
     (x_train, y_train), (x_test, y_test) = mnist.load_data()
     assert x_train.shape == (6, 28, 28) and x_train.dtype == np.uint8
     assert y_train.dtype == np.uint8 and y_test.tolist() == [9, 8]
@@ -69,7 +69,7 @@ def test_mnist_offline_error_names_url_and_cache_path(homes, monkeypatch):
 
 
 def test_mnist_cache_dir(server, homes, tmp_path, monkeypatch):
-    server.serve(mnist, "mnist.npz", _npz(**_fake_mnist()), monkeypatch=monkeypatch)
+    server.serve_dataset(mnist, "mnist.npz", _npz(**_fake_mnist()), monkeypatch=monkeypatch)
     mnist.load_data(path="m.npz", cache_dir=str(tmp_path / "elsewhere"))
     assert (tmp_path / "elsewhere" / "datasets" / "m.npz").is_file()
 
@@ -115,7 +115,7 @@ def _cifar_images(n, offset):
 def test_cifar10_batches_layout_and_dtypes(server, homes, monkeypatch):
     batches = {f"data_batch_{i}": {"data": _cifar_images(2, i), "labels": [i, i + 1]} for i in range(1, 6)}
     batches["test_batch"] = {"data": _cifar_images(3, 100), "labels": [7, 8, 9]}
-    server.serve(cifar10, "cifar-10-python.tar.gz", _cifar_tar("cifar-10-batches-py", batches), monkeypatch=monkeypatch)
+    server.serve_dataset(cifar10, "cifar-10-python.tar.gz", _cifar_tar("cifar-10-batches-py", batches), monkeypatch=monkeypatch)
     (x_train, y_train), (x_test, y_test) = cifar10.load_data()
     assert x_train.shape == (10, 32, 32, 3) and x_train.dtype == np.uint8 and x_test.shape == (3, 32, 32, 3)
     assert y_train.shape == (10, 1) and y_train.dtype == np.uint8
@@ -128,7 +128,7 @@ def test_cifar10_batches_layout_and_dtypes(server, homes, monkeypatch):
 def test_cifar10_channels_first(server, homes, monkeypatch):
     batches = {f"data_batch_{i}": {"data": _cifar_images(1, i), "labels": [i]} for i in range(1, 6)}
     batches["test_batch"] = {"data": _cifar_images(1, 0), "labels": [0]}
-    server.serve(cifar10, "cifar-10-python.tar.gz", _cifar_tar("cifar-10-batches-py", batches), monkeypatch=monkeypatch)
+    server.serve_dataset(cifar10, "cifar-10-python.tar.gz", _cifar_tar("cifar-10-batches-py", batches), monkeypatch=monkeypatch)
     # fitgen itself only runs channels_last; the loader still honours Keras's setting if a backend reports it.
     monkeypatch.setattr(backend, "image_data_format", lambda: "channels_first")
     (x_train, _), (x_test, _) = cifar10.load_data()
@@ -139,7 +139,7 @@ def test_cifar10_channels_first(server, homes, monkeypatch):
 def test_cifar100_label_modes(server, homes, monkeypatch, label_mode, expected):
     batches = {"train": {"data": _cifar_images(2, 0), "fine_labels": [11, 42], "coarse_labels": [1, 4]},
                "test": {"data": _cifar_images(1, 5), "fine_labels": [99], "coarse_labels": [19]}}
-    server.serve(cifar100, "cifar-100-python.tar.gz", _cifar_tar("cifar-100-python", batches), monkeypatch=monkeypatch)
+    server.serve_dataset(cifar100, "cifar-100-python.tar.gz", _cifar_tar("cifar-100-python", batches), monkeypatch=monkeypatch)
     (x_train, y_train), (x_test, y_test) = cifar100.load_data(label_mode=label_mode)
     assert x_train.shape == (2, 32, 32, 3) and x_test.shape == (1, 32, 32, 3)
     assert y_train.shape == (2, 1) and y_train[:, 0].tolist() == expected

@@ -33,7 +33,7 @@ def test_imdb_script_runs_with_only_imports_changed(server, homes, monkeypatch):
     needed = ("Embedding", "GlobalAveragePooling1D", "Dense")
     if not hasattr(models, "Sequential") or not all(hasattr(layers, name) for name in needed):
         pytest.skip("fitgen.models.Sequential / fitgen.layers are not wired yet")
-    server.serve(imdb, "imdb.npz", _fake_imdb(np.random.RandomState(0), 200), monkeypatch=monkeypatch)
+    server.serve_dataset(imdb, "imdb.npz", _fake_imdb(np.random.RandomState(0), 200), monkeypatch=monkeypatch)
 
     # --- the Keras 2 script, imports changed from keras.* to fitgen.* ---
     max_features, maxlen = 30, 12

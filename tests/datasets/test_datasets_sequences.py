@@ -32,13 +32,13 @@ REUTERS = _npz(x=_objects([[1, 2], [3, 4, 5], [6], [2, 2, 2], [1, 7]]), y=np.arr
 
 @pytest.fixture
 def fake_imdb(server, homes, monkeypatch):
-    server.serve(imdb, "imdb.npz", IMDB, monkeypatch=monkeypatch)
+    server.serve_dataset(imdb, "imdb.npz", IMDB, monkeypatch=monkeypatch)
     return server
 
 
 @pytest.fixture
 def fake_reuters(server, homes, monkeypatch):
-    server.serve(reuters, "reuters.npz", REUTERS, monkeypatch=monkeypatch)
+    server.serve_dataset(reuters, "reuters.npz", REUTERS, monkeypatch=monkeypatch)
     return server
 
 
@@ -81,7 +81,7 @@ def test_imdb_default_keeps_every_word(fake_imdb):
 def test_imdb_equal_length_sequences_stay_a_1d_object_array(server, homes, monkeypatch):
     data = _npz(x_train=_objects([[1, 2], [3, 4]]), y_train=np.array([0, 1]),
                 x_test=_objects([[1, 1], [2, 2]]), y_test=np.array([1, 0]))
-    server.serve(imdb, "imdb.npz", data, monkeypatch=monkeypatch)
+    server.serve_dataset(imdb, "imdb.npz", data, monkeypatch=monkeypatch)
     (x_train, _), _ = imdb.load_data()
     assert x_train.shape == (2,) and isinstance(x_train[0], list)
 
@@ -103,7 +103,7 @@ def test_imdb_nb_words_alias(fake_imdb):
 
 def test_imdb_get_word_index(server, homes, monkeypatch):
     payload = json.dumps({"the": 1, "movie": 2}).encode()
-    server.serve(imdb, "imdb_word_index.json", payload, origin_attr="_WORD_INDEX_ORIGIN", hash_attr=None,
+    server.serve_dataset(imdb, "imdb_word_index.json", payload, origin_attr="_WORD_INDEX_ORIGIN", hash_attr=None,
                  monkeypatch=monkeypatch)
     monkeypatch.setattr(imdb, "_WORD_INDEX_HASH", hashlib.md5(payload).hexdigest())
     assert imdb.get_word_index() == {"the": 1, "movie": 2}
@@ -135,7 +135,7 @@ def test_reuters_errors(fake_reuters):
 
 def test_boston_housing_shuffle_and_split(server, homes, monkeypatch):
     data = _npz(x=np.arange(30, dtype="float64").reshape(10, 3), y=np.arange(10, dtype="float64"))
-    server.serve(boston_housing, "boston_housing.npz", data, monkeypatch=monkeypatch)
+    server.serve_dataset(boston_housing, "boston_housing.npz", data, monkeypatch=monkeypatch)
     (x_train, y_train), (x_test, y_test) = boston_housing.load_data(test_split=0.3)
     assert y_train.tolist() == [9.0, 3.0, 6.0, 1.0, 0.0, 7.0, 4.0] and y_test.tolist() == [8.0, 2.0, 5.0]
     assert x_train.shape == (7, 3) and x_train.dtype == np.float64
