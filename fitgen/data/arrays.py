@@ -24,8 +24,7 @@ def _in_memory(array):
 def _to_tensor(array):
     if isinstance(array, torch.Tensor):
         return array
-    if array.dtype == np.float64:
-        array = array  # cast per batch, so the data set is never copied whole
+    # float64 data is cast per batch (in _take), so the data set is never copied whole.
     if not array.flags.writeable:
         array = np.array(array)  # torch cannot alias read-only memory safely
     return torch.from_numpy(np.ascontiguousarray(array))

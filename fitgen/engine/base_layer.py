@@ -321,13 +321,8 @@ class Layer(nn.Module):
         return outputs
 
     def forward(self, inputs, *args, **kwargs):
+        # Looked up on the instance: a `call` replaced on one layer (e.g. sync_batchnorm) takes effect.
         return self.call(inputs, *args, **kwargs)
-
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        # torch calls `forward`; pointing it straight at the subclass's `call` saves a frame on every step.
-        if "call" in cls.__dict__ and "forward" not in cls.__dict__:
-            cls.forward = cls.__dict__["call"]
 
     def compute_output_shape(self, input_shape):
         """Output shape for `input_shape`; by default found by running the layer on placeholder data."""

@@ -103,7 +103,7 @@ def fit(model, x=None, y=None, batch_size=None, epochs=1, verbose=1, callbacks=N
         train = stream.stream_adapter(model, x, steps=steps_per_epoch, shuffle=shuffle, role="training",
                                       class_weight=class_weight, **stream_kwargs)
     else:
-        model._prepare_for(_first_input(x))
+        model._prepare_for(x)
         if validation_data is None and validation_split:
             (x, y, sample_weight), (x_val, y_val, sw_val) = data_adapter.split_for_validation(
                 model, x, y, sample_weight, validation_split)
@@ -140,12 +140,6 @@ def _distribution(model):
         from fitgen.distribute import ddp
         ddp.prepare_model(context, model)
     return context
-
-
-def _first_input(x):
-    if isinstance(x, dict):
-        return x
-    return x
 
 
 def _run_fit(model, train, validation, epochs, initial_epoch, verbose, callbacks, validation_freq, batch_size):

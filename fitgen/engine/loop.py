@@ -1,10 +1,6 @@
 """The one epoch loop. fit, fit_generator, evaluate, predict and validation all run through `run_epoch`;
 data kinds differ only in the adapter that yields the batches.
 """
-import time
-
-import torch
-
 from fitgen.engine.step import batch_size_of
 
 
@@ -43,17 +39,3 @@ def _batch_logs(metrics, step, size):
         logs.update(metrics.results())
         return logs
     return materialise
-
-
-class Stopwatch:
-    """Wall time of a phase; used for the data-wait share the bar shows."""
-
-    def __init__(self):
-        self.start = time.perf_counter()
-
-    def elapsed(self):
-        return time.perf_counter() - self.start
-
-
-def no_grad_if(condition):
-    return torch.no_grad() if condition else torch.enable_grad()

@@ -10,7 +10,6 @@ from torch import nn
 from fitgen import backend
 from fitgen.engine.base_layer import Layer
 from fitgen.engine.functional import GraphNetwork
-from fitgen.engine.keras_tensor import KerasTensor, shape_of
 from fitgen.engine.training import TrainingAPI
 
 
@@ -231,9 +230,3 @@ class Model(TrainingAPI, Layer):
         from fitgen.saving import hdf5_format
         return hdf5_format.load_weights(self, filepath, by_name=by_name, skip_mismatch=skip_mismatch, **kwargs)
 
-
-def _is_symbolic_list(values):
-    return all(isinstance(v, KerasTensor) for v in values)
-
-
-__all__ = ["Model", "shape_of"]

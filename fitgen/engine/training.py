@@ -1,15 +1,10 @@
 """compile and the training front doors: fit, evaluate, predict, the *_on_batch methods and the *_generator
 aliases. Each one builds an adapter for the data and a callback list, then hands both to the one loop.
 """
-import numpy as np
-import torch
-
 from fitgen import backend
 from fitgen import optimizers as optimizers_module
-from fitgen.callbacks.callback_list import CallbackList
 from fitgen.data import adapter as data_adapter
 from fitgen.engine import compile_utils
-from fitgen.engine.loop import run_epoch
 from fitgen.engine.step import EpochMetrics, make_predict_step, make_test_step, make_train_step
 
 _NOT_COMPILED = "You must compile your model before training/testing. Use `model.compile(optimizer, loss)`."
@@ -26,7 +21,6 @@ class TrainingAPI:
         self.history = None
         self._output_specs = None
         self._train_step = None
-        self._explicit_device = None
 
     # ----------------------------------------------------------------------------------------- compile
     def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None, sample_weight_mode=None,
@@ -95,8 +89,6 @@ class TrainingAPI:
             metric.reset_state()
 
     def _device(self):
-        if self._explicit_device is not None:
-            return self._explicit_device
         for tensor in self.parameters():
             return tensor.device
         return backend.get_device()

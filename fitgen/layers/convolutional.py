@@ -17,7 +17,6 @@ DepthwiseConv2D    (kh, kw, in, dm)          (in*dm, 1, kh, kw), channel i*dm+m
 """
 import math
 
-import torch
 import torch.nn.functional as F
 
 from fitgen import activations, constraints, initializers, regularizers
@@ -558,3 +557,9 @@ from fitgen.layers.pooling import (AveragePooling1D, AveragePooling2D, MaxPoolin
                                    MaxPooling2D)
 from fitgen.layers.reshaping import (Cropping1D, Cropping2D, UpSampling1D, UpSampling2D,  # noqa: E402,F401
                                      ZeroPadding1D, ZeroPadding2D)
+
+__all__ = ["Conv1D", "Conv2D", "Conv3D", "Conv2DTranspose", "DepthwiseConv2D", "SeparableConv1D", "SeparableConv2D",
+           "Convolution1D", "Convolution2D", "Convolution3D", "Convolution2DTranspose", "SeparableConvolution1D",
+           "SeparableConvolution2D", "DepthwiseConvolution2D", "AveragePooling1D", "AveragePooling2D",
+           "MaxPooling1D", "MaxPooling2D", "Cropping1D", "Cropping2D", "UpSampling1D", "UpSampling2D",
+           "ZeroPadding1D", "ZeroPadding2D"]
