@@ -13,8 +13,8 @@ fitgen `model.fit(sequence)` with workers=0 / 2 threads / 2 processes training a
 (GlobalAveragePooling2D + Dense(10)), and tf-keras `model.fit(sequence, workers=2,
 use_multiprocessing=True)` on the same model in the interpreter named by FITGEN_TFKERAS_PYTHON (tf-keras
 lives in its own venv, without torch or fitgen; skipped when unset). Every runner is warmed up with one
-epoch, then timed over `--repeats` epochs; the median is reported. Keras 3 cannot be installed next to
-tf-keras here and is reported as skipped.
+epoch, then timed over `--repeats` epochs; the median is reported. The Keras 3 column needs an interpreter
+with Keras 3 (run this script with it and KERAS_BACKEND=torch); it is reported as skipped otherwise.
 
 Usage: python bench/pipeline.py [--workload cpu big] [--batches 60] [--repeats 3]
 Writes bench/results/pipeline.json.
