@@ -219,6 +219,16 @@ class Conv(Layer):
                                       constraint=self.kernel_constraint, layout=_kernel_layout(self.rank))
         self._build_bias(self.filters)
 
+    def _add_depthwise_kernel(self, input_shape):
+        """The (k..., in, depth_multiplier) kernel of depthwise and separable convolutions; returns `in`."""
+        channels = self._input_channels(input_shape)
+        self.groups_ = channels
+        self.depthwise_kernel = self.add_weight(
+            "depthwise_kernel", self.kernel_size + (channels, self.depth_multiplier),
+            initializer=self.depthwise_initializer, regularizer=self.depthwise_regularizer,
+            constraint=self.depthwise_constraint, layout=DepthwiseLayout(self.rank, channels))
+        return channels
+
     def _build_bias(self, size):
         self.bias = None
         if self.use_bias:
@@ -425,12 +435,7 @@ class DepthwiseConv2D(Conv2D):
         self.depthwise_constraint = constraints.get(depthwise_constraint)
 
     def build(self, input_shape):
-        channels = self._input_channels(input_shape)
-        self.groups_ = channels
-        self.depthwise_kernel = self.add_weight(
-            "depthwise_kernel", self.kernel_size + (channels, self.depth_multiplier),
-            initializer=self.depthwise_initializer, regularizer=self.depthwise_regularizer,
-            constraint=self.depthwise_constraint, layout=DepthwiseLayout(self.rank, channels))
+        channels = self._add_depthwise_kernel(input_shape)
         self._build_bias(channels * self.depth_multiplier)
 
     def call(self, inputs):
@@ -479,12 +484,7 @@ class SeparableConv(Conv):
         self.pointwise_constraint = constraints.get(pointwise_constraint)
 
     def build(self, input_shape):
-        channels = self._input_channels(input_shape)
-        self.groups_ = channels
-        self.depthwise_kernel = self.add_weight(
-            "depthwise_kernel", self.kernel_size + (channels, self.depth_multiplier),
-            initializer=self.depthwise_initializer, regularizer=self.depthwise_regularizer,
-            constraint=self.depthwise_constraint, layout=DepthwiseLayout(self.rank, channels))
+        channels = self._add_depthwise_kernel(input_shape)
         self.pointwise_kernel = self.add_weight(
             "pointwise_kernel", (1,) * self.rank + (channels * self.depth_multiplier, self.filters),
             initializer=self.pointwise_initializer, regularizer=self.pointwise_regularizer,
