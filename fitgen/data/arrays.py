@@ -127,11 +127,16 @@ class ArrayAdapter:
             batch = torch.from_numpy(np.require(_read(array, start, stop, indices), requirements=("C", "W")))
             if batch.dim() == 1:
                 batch = batch.reshape(-1, 1) if not weights else batch
-        if batch.is_floating_point() and batch.dtype != torch.float32:
-            batch = batch.to(torch.float32)
-        if weights and batch.dim() == 2 and batch.shape[1] == 1:
-            batch = batch.reshape(-1)
-        return to_device(batch, self.device)
+        return finish_batch(batch, self.device, weights)
+
+
+def finish_batch(tensor, device, weights=False):
+    """A batch tensor as the step wants it: floats as float32, (N, 1) weights as (N,), on the device."""
+    if tensor.is_floating_point() and tensor.dtype != torch.float32:
+        tensor = tensor.to(torch.float32)
+    if weights and tensor.dim() == 2 and tensor.shape[1] == 1:
+        tensor = tensor.reshape(-1)
+    return to_device(tensor, device)
 
 
 def to_device(tensor, device):

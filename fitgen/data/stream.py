@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from fitgen.data import structure
-from fitgen.data.arrays import apply_class_weights, to_device
+from fitgen.data.arrays import apply_class_weights, finish_batch
 from fitgen.data.pipeline import Prefetcher, SequenceSource
 from fitgen.data.sequence import Sequence
 
@@ -199,11 +199,7 @@ def _tensor(array, device, weights=False):
         tensor = array
     else:
         tensor = torch.as_tensor(np.asarray(array))
-    if tensor.is_floating_point() and tensor.dtype != torch.float32:
-        tensor = tensor.to(torch.float32)
-    if weights and tensor.dim() == 2 and tensor.shape[1] == 1:
-        tensor = tensor.reshape(-1)
-    return to_device(tensor, device)
+    return finish_batch(tensor, device, weights)
 
 
 def stream_adapter(model, data, **kwargs):
