@@ -1,4 +1,4 @@
-"""Keras 2 backend helpers that user code calls (`from keras import backend as K`).
+"""Keras 2 backend configuration and variables that user code calls (`from keras import backend as K`).
 
 fitgen has one backend, PyTorch; these functions keep Keras 2 scripts working: `K.get_value(model.optimizer.lr)`,
 `K.set_value(...)`, `K.epsilon()`, `K.image_data_format()`, `K.clear_session()`.
