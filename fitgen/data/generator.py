@@ -51,6 +51,8 @@ class GeneratorSource(StreamSource):
                             f"Received: {type(generator).__name__}")
         self.generator = generator
         self.shardable = bool(getattr(generator, "shardable", False))
+        # A generator or iterator is the user's: Keras 2 scripts pass one generator to fit after fit.
+        self.borrowed = hasattr(generator, "__next__")
 
     def stream(self):
         return iter(self.generator)

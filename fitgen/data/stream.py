@@ -194,7 +194,9 @@ def _tensor(array, device, weights=False):
     if isinstance(array, np.ndarray):
         if array.dtype == object:
             raise TypeError(f"A batch array has dtype object (shape {array.shape}); fitgen needs numeric arrays.")
-        tensor = torch.from_numpy(array) if array.flags.writeable else torch.from_numpy(array.copy())
+        # torch can alias neither read-only memory nor negative strides (a generator's `x[:, ::-1]`): copy those.
+        copy = not array.flags.writeable or any(stride < 0 for stride in array.strides)
+        tensor = torch.from_numpy(array.copy() if copy else array)
     elif isinstance(array, torch.Tensor):
         tensor = array
     else:

@@ -39,11 +39,14 @@ class StreamSource:
             Prefetcher then iterates it in the caller's thread whatever `workers` says.
         keeps_tensors: True to receive torch tensors as the stream made them; by default they become
             NumPy arrays like every other source's batches.
+        borrowed: True when `stream()` hands out the user's own iterator (a generator object): fitgen then
+            stops pulling from it when a fit ends but never closes it, so the next fit can go on with it.
     """
 
     shardable = False
     runs_own_workers = False
     keeps_tensors = False
+    borrowed = False
 
     def stream(self):
         raise NotImplementedError

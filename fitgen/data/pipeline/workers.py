@@ -119,9 +119,10 @@ class _WorkerState:
         return (self.info.id, task_id, "ok", payload)
 
     def close(self):
-        # Closing a generator runs its `finally` blocks (a DataLoader iterator shuts its workers down).
+        # Closing a generator of ours runs its `finally` blocks (a DataLoader iterator shuts its workers down);
+        # the user's own generator is only let go, never closed.
         iterator, self.iterator = self.iterator, None
-        if hasattr(iterator, "close"):
+        if hasattr(iterator, "close") and not getattr(self.source, "borrowed", False):
             iterator.close()
 
     def apply_state(self, how, payload):
