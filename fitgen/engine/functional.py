@@ -3,6 +3,7 @@
 Layer order follows tf-keras (`model.layers`: by decreasing depth from the outputs, ties in the order the
 layers were reached from the outputs), so `get_weights()` and HDF5 files list weights as Keras does.
 """
+from fitgen.engine import keras_tensor
 from fitgen.engine.keras_tensor import KerasTensor, flatten, map_structure
 
 
@@ -79,6 +80,29 @@ class GraphNetwork:
                 for slot, value in zip(output_slots, flatten(out)):
                     values[slot] = value
         return [values[s] for s in self._output_slots]
+
+
+    def output_shapes(self, input_shapes):
+        """The outputs' shapes when the graph is applied to inputs of `input_shapes` (a list, input order).
+
+        Shapes flow node by node through each layer's output-shape rule, so a model used as a layer on a more
+        specific tensor (e.g. `Input((68,))` into a model built for `(None, None)`) gives the specific shape.
+        """
+        specs = {}
+        for tensor, shape in zip(self.inputs, input_shapes):
+            specs[id(tensor)] = KerasTensor(shape, tensor.dtype)
+
+        def spec(value):
+            return specs[id(value)] if isinstance(value, KerasTensor) else value
+
+        for layer, node, _, _ in self._plan:
+            inputs = map_structure(spec, node.input_structure)
+            shapes, dtypes = keras_tensor.output_spec(layer, inputs, tuple(map_structure(spec, tuple(node.args))),
+                                                      {k: map_structure(spec, v) for k, v in node.kwargs.items()})
+            for tensor, out_shape, out_dtype in zip(node.outputs, keras_tensor.flatten_shapes(shapes),
+                                                    flatten(dtypes)):
+                specs[id(tensor)] = KerasTensor(out_shape, out_dtype)
+        return [specs[id(t)].shape for t in self.outputs]
 
 
 def _as_tensor_list(tensors, argument):

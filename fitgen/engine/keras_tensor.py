@@ -220,6 +220,21 @@ def _shapes_arg(shapes):
     return shapes if _is_shape(shapes) else (list(shapes) if isinstance(shapes, (list, tuple)) else shapes)
 
 
+def output_spec(layer, inputs, args=(), kwargs=None):
+    """(shapes, dtypes) of `layer(inputs, *args, **kwargs)` on symbolic tensors, without recording a node."""
+    input_shapes = map_structure(lambda t: t.shape, inputs)
+    input_dtypes = map_structure(lambda t: t.dtype, inputs)
+    return _output_spec(layer, input_shapes, input_dtypes, args, kwargs or {})
+
+
+def flatten_shapes(shapes):
+    """A nested structure of shapes as a flat list of shape tuples."""
+    if _is_shape(shapes):
+        return [shapes]
+    values = shapes.values() if isinstance(shapes, dict) else shapes
+    return [leaf for item in values for leaf in flatten_shapes(item)]
+
+
 def _output_spec(layer, input_shapes, input_dtypes, args, kwargs):
     from fitgen.engine.base_layer import Layer
     own = type(layer).compute_output_shape is not Layer.compute_output_shape

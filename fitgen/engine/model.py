@@ -184,7 +184,11 @@ class Model(TrainingAPI, Layer):
 
     def compute_output_shape(self, input_shape):
         if self._graph is not None:
-            return self.output_shape
+            shapes = [tuple(s) for s in input_shape] if isinstance(input_shape, list) else [tuple(input_shape)]
+            if shapes == [t.shape for t in self.inputs]:
+                return self.output_shape
+            outputs = self._graph.output_shapes(shapes)
+            return outputs[0] if len(outputs) == 1 else outputs
         return super().compute_output_shape(input_shape)
 
     # -------------------------------------------------------------------------------------- summary
