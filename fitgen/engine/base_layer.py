@@ -22,6 +22,19 @@ _ALLOWED_KWARGS = {"input_dim", "input_shape", "batch_input_shape", "batch_size"
 _LOSS_COLLECTORS = []
 
 
+class GradientFlags:
+    """Whose weights the parameters' `requires_grad` flags follow right now, and how often `trainable` changed.
+
+    Keras 2 freezes weights per compiled model: in the GAN recipe the discriminator is compiled, then
+    `discriminator.trainable = False`, then the combined model is compiled; the discriminator still trains
+    in its own `train_on_batch` and stays frozen inside the combined model. Each train step therefore sets
+    the flags to its own model's collected weights, but only when someone else set them last (`owner`).
+    """
+
+    owner = None  # the train step (its state) whose collected weights the flags follow
+    trainable_version = 0  # bumped by every `trainable` assignment
+
+
 class Layout:
     """How one weight's torch tensor maps to Keras's layout. The identity by default."""
 
@@ -215,6 +228,8 @@ class Layer(nn.Module):
             for weight in layer._layer_weights:
                 if isinstance(weight.tensor, nn.Parameter):
                     weight.tensor.requires_grad_(weight.trainable)
+        GradientFlags.owner = None
+        GradientFlags.trainable_version += 1
 
     def _flatten_layers(self):
         """This layer and every Layer nested in it, each once, in creation order."""

@@ -5,7 +5,8 @@ accumulate on the device; they are read only when the bar redraws, a callback as
 """
 import torch
 
-from fitgen.engine.base_layer import collect_losses
+from fitgen.callbacks.logs import MetricLogs
+from fitgen.engine.base_layer import GradientFlags, collect_losses
 from fitgen.engine.compile_utils import output_loss
 
 
@@ -48,16 +49,28 @@ def make_train_step(model, forward=None, loss_scale=None):
 
     def prepare():
         # A subclassed model creates its weights in its first call: the optimizer is built after it.
-        trainable = model.trainable_weights
+        trainable = model._collected_trainable_weights()
         model._trainable_tensors = [w.tensor for w in trainable]
         optimizer.build(trainable)
         state["constrained"] = [w for w in trainable if w.constraint is not None]
         state["regularized"] = _regularized(model)
+        state["trainable_ids"] = {id(t) for t in model._trainable_tensors}
+        follow_collected_weights()
+
+    def follow_collected_weights():
+        # The weights collected at compile get gradients in this model's steps, and only those.
+        if "trainable_ids" in state:
+            ids = state["trainable_ids"]
+            for param in model.parameters():
+                param.requires_grad_(id(param) in ids)
+        GradientFlags.owner = state
 
     if model.weights:
         prepare()
 
     def train_step(x, y, sw):
+        if GradientFlags.owner is not state:
+            follow_collected_weights()
         with collect_losses() as added:
             outputs = forward(x)
         if not state:
@@ -167,7 +180,7 @@ class EpochMetrics:
     def results(self):
         """The epoch's values so far as Python floats, in metrics_names order (one host sync)."""
         if not self.count:
-            return {}
+            return MetricLogs()
         values = [self.loss_sum / self.count]
         if self.multi:
             values += [s / self.count for s in self.output_sums if s is not None]
@@ -175,7 +188,7 @@ class EpochMetrics:
             values += [m.result() for m in spec.metrics + spec.weighted_metrics]
         values = torch.stack([v.detach().to(torch.float64).reshape(()).cpu() if isinstance(v, torch.Tensor)
                               else torch.tensor(float(v), dtype=torch.float64) for v in values]).tolist()
-        return dict(zip(self.metrics_names, values))
+        return MetricLogs(zip(self.metrics_names, values))
 
 
 def batch_size_of(x):

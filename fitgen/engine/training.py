@@ -1,10 +1,15 @@
 """compile and the training front doors: fit, evaluate, predict, the *_on_batch methods and the *_generator
 aliases. Each one builds an adapter for the data and a callback list, then hands both to the one loop.
 """
+import warnings
+
+import numpy as np
+
 from fitgen import backend
 from fitgen import optimizers as optimizers_module
 from fitgen.data import adapter as data_adapter
 from fitgen.engine import compile_utils
+from fitgen.engine.base_layer import GradientFlags
 from fitgen.engine.step import EpochMetrics, make_predict_step, make_test_step, make_train_step
 
 _NOT_COMPILED = "You must compile your model before training/testing. Use `model.compile(optimizer, loss)`."
@@ -60,6 +65,10 @@ class TrainingAPI:
         self.compiled = True
         self._train_step = None
         self._optimizer_built = False
+        # Keras 2 collects the trainable weights at compile time: a later `trainable` change takes effect at the
+        # next compile (with a warning until then); see base_layer.GradientFlags.
+        self._collected_trainable = self.trainable_weights if self.weights else None
+        self._collected_version = GradientFlags.trainable_version
 
     def _finish_compile(self):
         args = self._compile_args
@@ -108,7 +117,27 @@ class TrainingAPI:
         if self.compiled and self._output_specs is None and self.built_for_data():
             self._finish_compile()
 
+    def _collected_trainable_weights(self):
+        """The trainable weights as they were at compile (or at the first step of a model built by it)."""
+        if getattr(self, "_collected_trainable", None) is None:
+            self._collected_trainable = self.trainable_weights
+            self._collected_version = GradientFlags.trainable_version
+        return self._collected_trainable
+
+    def _check_trainable_weights_consistency(self):
+        if getattr(self, "_collected_trainable", None) is None or \
+                self._collected_version == GradientFlags.trainable_version:
+            return
+        self._collected_version = GradientFlags.trainable_version  # checked for this state of the flags
+
+        def count(weights):
+            return sum(int(np.prod(w.shape)) for w in weights)
+        if count(self.trainable_weights) != count(self._collected_trainable):
+            warnings.warn("Discrepancy between trainable weights and collected trainable weights, did you set "
+                          "`model.trainable` without calling `model.compile` after ?", stacklevel=3)
+
     def _make_train_step(self):
+        self._check_trainable_weights_consistency()
         if self._train_step is None:
             self._train_step = make_train_step(self)
         return self._train_step

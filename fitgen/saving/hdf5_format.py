@@ -215,7 +215,7 @@ def _compile_from_file(f, model, path, custom_objects):
     names = keras_compat.load_attributes(group, "weight_names")
     values = [_read_dataset(group, name, path, "optimizer_weights") for name in names]
     optimizer = model.optimizer
-    optimizer.build(model.trainable_weights)
+    optimizer.build(model._collected_trainable_weights())
     if names and names[0] != "iteration:0":
         values = keras_compat.convert_legacy_optimizer_weights(optimizer, names, values)
     try:
