@@ -1,5 +1,6 @@
 """`History`: records every epoch's logs; `fit` always attaches one and returns it."""
 from fitgen.callbacks.callback import Callback
+from fitgen.callbacks.logs import MetricLogs
 
 
 class History(Callback):
@@ -7,7 +8,7 @@ class History(Callback):
 
     def __init__(self):
         super().__init__()
-        self.history = {}
+        self.history = MetricLogs()  # answers to 'acc' and 'accuracy' alike (see logs.py)
         self.epoch = []
 
     def on_train_begin(self, logs=None):

@@ -7,6 +7,7 @@ import warnings
 
 from fitgen.callbacks import monitor as monitor_lib
 from fitgen.callbacks.callback import Callback
+from fitgen.callbacks.logs import MetricLogs
 from fitgen.distribute.context import is_chief
 
 
@@ -100,7 +101,7 @@ class ModelCheckpoint(Callback):
                 print(f"\nEpoch {epoch + 1}: saving model to {filepath}", flush=True)
             self._write(filepath)
             return
-        current = logs.get(self.monitor)
+        current = MetricLogs(logs).get(self.monitor)
         if current is None:
             warnings.warn(f"Can save best model only with {self.monitor} available, skipping.", RuntimeWarning,
                           stacklevel=2)
@@ -116,12 +117,12 @@ class ModelCheckpoint(Callback):
             print(f"\nEpoch {epoch + 1}: {self.monitor} did not improve from {self.best:.5f}", flush=True)
 
     def _get_file_path(self, epoch, batch, logs):
-        values = dict(logs)
+        values = MetricLogs(logs)  # '{val_acc:.2f}' also names a metric logged as 'val_accuracy'
         values["epoch"] = epoch + 1
         if batch is not None:
             values["batch"] = batch + 1
         try:
-            return self.filepath.format(**values)
+            return self.filepath.format_map(values)
         except KeyError as error:
             available = sorted(k for k in values if k != "size")
             raise KeyError(f'Failed to format this callback filepath: "{self.filepath}". Reason: the placeholder '

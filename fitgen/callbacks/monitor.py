@@ -11,6 +11,8 @@ import warnings
 
 import numpy as np
 
+from fitgen.callbacks.logs import MetricLogs
+
 _MODES = ("auto", "min", "max")
 
 
@@ -43,7 +45,7 @@ def compare_op(mode):
 
 def monitor_value(logs, monitor, message):
     """`logs[monitor]` as a float, or None with a RuntimeWarning (`message` formats monitor and the keys)."""
-    logs = logs or {}
+    logs = logs if isinstance(logs, MetricLogs) else MetricLogs(logs or {})  # 'val_acc' finds 'val_accuracy'
     value = logs.get(monitor)
     if value is None:
         warnings.warn(message % (monitor, ",".join(logs.keys())) if message.count("%s") == 2

@@ -1,6 +1,7 @@
 """The one epoch loop. fit, fit_generator, evaluate, predict and validation all run through `run_epoch`;
 data kinds differ only in the adapter that yields the batches.
 """
+from fitgen.callbacks.logs import MetricLogs
 from fitgen.engine.step import batch_size_of
 
 
@@ -35,7 +36,7 @@ def run_epoch(batches, step_fn, callbacks, mode, metrics=None, model=None, outpu
 
 def _batch_logs(metrics, step, size):
     def materialise():
-        logs = {"batch": step, "size": size}
+        logs = MetricLogs(batch=step, size=size)
         logs.update(metrics.results())
         return logs
     return materialise
