@@ -10,7 +10,7 @@ When: the state is captured at the *start* of the next unit of work (`on_epoch_b
 `on_train_batch_begin` of the next batch with an integer `save_freq`), never at the end of the last one, so
 that every callback has finished its end-of-epoch/batch hook whatever its place in the list. The resumed run
 re-enters at that same point: `on_train_begin` restores weights, optimizer and the callbacks listed before
-this one (their `on_train_begin` already ran) and asks the engine to resume (`model._resume_from`); the
+this one (their `on_train_begin` already ran) and asks the trainer to resume (`trainer_state.request_resume`); the
 callbacks listed after this one are restored at the resumed `on_epoch_begin`, after their own
 `on_train_begin` reset and before their `on_epoch_begin`; the RNG states are restored at the very point
 they were captured. Writes are atomic (temporary file, fsync, os.replace), so a kill during a write keeps
@@ -18,13 +18,11 @@ the previous backup.
 """
 import os
 import random
-import sys
 
 import numpy as np
 import torch
 
 from fitgen.callbacks.callback import Callback
-from fitgen.callbacks.callback_list import CallbackList
 from fitgen.distribute.context import is_chief
 
 _FORMAT = 1
@@ -89,7 +87,7 @@ class BackupAndRestore(Callback):
     # ------------------------------------------------------------------------------------------ hooks
     def on_train_begin(self, logs=None):
         self._reset_run()
-        callbacks = _find_callbacks(self)
+        callbacks = self._state().callbacks
         mine = callbacks.index(self)
         self._others = callbacks[:mine] + callbacks[mine + 1:]
         self._position = mine
@@ -146,11 +144,14 @@ class BackupAndRestore(Callback):
         self._reset_run()
 
     # ----------------------------------------------------------------------------------- backup
+    def _state(self):
+        state = self.trainer_state
+        if state is None or not state.in_fit:
+            raise RuntimeError("BackupAndRestore only works inside `fit` (it was called outside a fit).")
+        return state
+
     def _write(self, epoch, step):
-        context = getattr(self.model, "_fit_context", None)
-        if context is None:
-            raise RuntimeError("BackupAndRestore needs a model trained by fitgen's `fit` (the model has no "
-                               "`_fit_context`).")
+        context = self._state()
         state = {
             "format": _FORMAT,
             "epoch": epoch,
@@ -158,7 +159,7 @@ class BackupAndRestore(Callback):
             "weights": self.model.get_weights(),
             "optimizer": self.model.optimizer.state_dict(),
             "data_seed": context.data_seed,
-            "metrics": context.metrics.get_state() if step else None,
+            "metrics": context.metrics_state() if step else None,
             "callbacks": [(type(c).__name__, c.get_state()) for c in self._others],
             "rng": _get_rng_state(self.model),
         }
@@ -177,8 +178,7 @@ class BackupAndRestore(Callback):
                              "backup folder, or restore with the model it was made with.") from error
         self.model.optimizer.load_state_dict(state["optimizer"])
         self._set_callback_states(state["callbacks"], self._others[:self._position])
-        self.model._resume_from = {"epoch": state["epoch"], "step": state["step"], "data_seed": state["data_seed"],
-                                   "metrics": state["metrics"]}
+        self._state().request_resume(state["epoch"], state["step"], state["data_seed"], state["metrics"])
         self._current_epoch = state["epoch"]
         self._restore = state
 
@@ -200,24 +200,6 @@ def _keys(names):
         keys.append((name, seen.get(name, 0)))
         seen[name] = seen.get(name, 0) + 1
     return keys
-
-
-def _find_callbacks(callback):
-    """The callbacks of the running fit, in order (the engine's list holds this callback)."""
-    context = getattr(callback.model, "_fit_context", None)
-    listed = getattr(context, "callbacks", None)
-    if listed is not None:
-        return list(getattr(listed, "callbacks", listed))
-    # Fallback: the CallbackList dispatching this hook is a caller a few frames up.
-    frame = sys._getframe(1)
-    for _ in range(8):
-        if frame is None:
-            break
-        owner = frame.f_locals.get("self")
-        if isinstance(owner, CallbackList) and any(c is callback for c in owner.callbacks):
-            return list(owner.callbacks)
-        frame = frame.f_back
-    return [callback]
 
 
 def _random_layers(model):

@@ -7,11 +7,16 @@ class Callback:
     Attributes:
         params: dict of training parameters (verbose, epochs, steps, ...).
         model: the model being trained.
+        trainer_state: fitgen's view of the running call beside Keras's logs (`fitgen.engine.trainer.TrainerState`:
+            the epoch, whether validation runs inside fit, the share of time spent waiting for data, ...); None
+            outside fit/evaluate/predict.
 
     The `logs` dict a hook receives holds, at batch end, 'batch', 'size', 'loss' and every metric (running
     means over the epoch so far); at epoch end, the epoch's values and their 'val_' twins when validation ran.
     Training hooks `on_train_batch_begin/end` call `on_batch_begin/end`, so Keras 2.2 callbacks keep working.
     """
+
+    trainer_state = None  # a class default: Keras 2 callbacks often skip super().__init__()
 
     def __init__(self):
         self.validation_data = None
@@ -23,6 +28,10 @@ class Callback:
 
     def set_model(self, model):
         self.model = model
+
+    def set_trainer_state(self, state):
+        """Called by the callback list with the `TrainerState` of the call that runs this callback."""
+        self.trainer_state = state
 
     def on_batch_begin(self, batch, logs=None):
         """A backwards-compatible alias of `on_train_batch_begin`."""

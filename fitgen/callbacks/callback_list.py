@@ -31,7 +31,8 @@ def _overrides(callback, hook):
 class CallbackList:
     """The callbacks of one fit/evaluate/predict call."""
 
-    def __init__(self, callbacks=None, add_history=False, add_progbar=False, model=None, **params):
+    def __init__(self, callbacks=None, add_history=False, add_progbar=False, model=None, trainer_state=None,
+                 **params):
         self.callbacks = list(callbacks or [])
         for callback in self.callbacks:
             if not isinstance(callback, Callback):
@@ -47,10 +48,14 @@ class CallbackList:
         if model is not None:
             self.set_model(model)
         self.set_params(params)
+        self.trainer_state = trainer_state
+        for callback in self.callbacks:
+            callback.set_trainer_state(trainer_state)
         self._by_hook = {hook: [c for c in self.callbacks if _overrides(c, hook)] for hook in _HOOKS}
 
     def append(self, callback):
         self.callbacks.append(callback)
+        callback.set_trainer_state(self.trainer_state)
         self._by_hook = {hook: [c for c in self.callbacks if _overrides(c, hook)] for hook in _HOOKS}
 
     def set_model(self, model):

@@ -8,8 +8,6 @@ import numpy as np
 from fitgen.callbacks.callback import Callback
 from fitgen.distribute.context import is_chief
 
-_NOT_COLUMNS = ("data_wait",)
-
 
 class CSVLogger(Callback):
     """Callback that streams epoch results to a CSV file.
@@ -65,8 +63,7 @@ class CSVLogger(Callback):
             raise RuntimeError(f"CSVLogger({self.filename!r}) received on_epoch_end before on_train_begin: the file "
                                "is not open.")
         if self.keys is None:
-            # 'data_wait' is fitgen's pipeline statistic, not a Keras log value: Keras 2 columns only.
-            self.keys = sorted(key for key in logs if key not in _NOT_COLUMNS)
+            self.keys = sorted(logs)
             if not any(key.startswith("val_") for key in self.keys):
                 self.keys.extend("val_" + key for key in list(self.keys))
         if self.writer is None:

@@ -4,12 +4,20 @@ from fitgen.callbacks.logs import MetricLogs
 
 
 class History(Callback):
-    """Records events into a `History` object: `history.history['loss']`, `history.epoch`, `history.params`."""
+    """Records events into a `History` object: `history.history['loss']`, `history.epoch`, `history.params`.
 
-    def __init__(self):
+    `history.history` holds exactly what Keras logged. fitgen's own per-epoch measurement, the share of each
+    epoch spent waiting for data from a pipeline (streams and out-of-core arrays), is kept beside it in
+    `history.data_wait`; `History(log_data_wait=True)` (passed in `callbacks`) also logs it as
+    `history.history['data_wait']`.
+    """
+
+    def __init__(self, log_data_wait=False):
         super().__init__()
         self.history = MetricLogs()  # answers to 'acc' and 'accuracy' alike (see logs.py)
         self.epoch = []
+        self.data_wait = []
+        self.log_data_wait = log_data_wait
 
     def on_train_begin(self, logs=None):
         self.epoch = []
@@ -18,9 +26,10 @@ class History(Callback):
         self.epoch.append(epoch)
         for key, value in (logs or {}).items():
             self.history.setdefault(key, []).append(value)
-        context = getattr(self.model, "_fit_context", None)
-        if context is not None and context.data_wait is not None:
-            # fitgen records how much of each epoch waited for data (streaming input only).
-            self.history.setdefault("data_wait", []).append(context.data_wait)
+        state = self.trainer_state
+        if state is not None and state.data_wait is not None:
+            self.data_wait.append(state.data_wait)
+            if self.log_data_wait:
+                self.history.setdefault("data_wait", []).append(state.data_wait)
         if self.model is not None:
             self.model.history = self

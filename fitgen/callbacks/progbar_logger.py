@@ -5,7 +5,7 @@ from fitgen.callbacks.callback import Callback
 from fitgen.utils.progbar import Progbar
 
 # Keys in logs that describe the batch or the pipeline rather than the model.
-_HIDDEN = ("batch", "size", "data_wait")
+_HIDDEN = ("batch", "size")
 
 
 class ProgbarLogger(Callback):
@@ -59,19 +59,22 @@ class ProgbarLogger(Callback):
     def on_train_batch_end(self, batch, logs=None):
         self._batch_update(batch, logs)
 
+    def _in_fit(self):
+        return self.trainer_state is not None and self.trainer_state.in_fit
+
     def on_test_begin(self, logs=None):
-        if self.params.get("_in_fit"):
+        if self._in_fit():
             return
         self._mode = "test"
         self._new_bar(self.params.get("steps"))
 
     def on_test_batch_end(self, batch, logs=None):
-        if self.params.get("_in_fit") or self.progbar is None:
+        if self._in_fit() or self.progbar is None:
             return
         self._batch_update(batch, logs)
 
     def on_test_end(self, logs=None):
-        if self.params.get("_in_fit") or self.progbar is None:
+        if self._in_fit() or self.progbar is None:
             return
         self._finish(logs)
 
@@ -101,9 +104,9 @@ class ProgbarLogger(Callback):
     def _finish(self, logs):
         logs = logs or {}
         extra = None
-        context = getattr(self.model, "_fit_context", None)
-        if self._mode == "train" and context is not None and context.data_wait is not None:
-            extra = f" - data {100 * context.data_wait:.0f}%"
+        state = self.trainer_state
+        if self._mode == "train" and state is not None and state.data_wait is not None:
+            extra = f" - data {100 * state.data_wait:.0f}%"
         target = self.progbar.target if self.progbar.target is not None else self._seen
         self._update(target if self._seen >= (target or 0) else self._seen, _visible(logs), finalize=True,
                      extra=extra)

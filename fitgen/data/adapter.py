@@ -1,31 +1,131 @@
-"""Picks the adapter for whatever the user passed as data.
+"""`get_adapter`: the one place that decides what kind of data a user passed, and builds its adapter.
 
-Every adapter offers the same three things to the loop: `num_batches()` (None when unknown),
-`epoch_batches(epoch)` yielding `(x_list, y_list, sample_weight_list)` of torch tensors on the device, and
-`on_epoch_end()` / `close()`. Arrays (numpy, torch, memmap, h5py, HDF5Matrix) go to `ArrayAdapter`; a
-`Sequence`, a generator, a torch Dataset or DataLoader go to the streaming adapters (stream.py).
+Every front door (fit, evaluate, predict, the *_generator aliases, validation_data, *_on_batch) calls it.
+The kinds, in the order they are recognised:
+
+| kind | examples | adapter (source) |
+|---|---|---|
+| DataLoader | `torch.utils.data.DataLoader(...)` | StreamAdapter (DataLoaderSource: its own batches, workers) |
+| iterable dataset | `torch.utils.data.IterableDataset` | StreamAdapter (GeneratorSource, iterated once per fit) |
+| map-style dataset | `torch.utils.data.Dataset` with `__len__` | StreamAdapter (DatasetSource: `batch_size`, `shuffle`) |
+| Sequence | `fitgen.utils.Sequence`; any `__getitem__` + `__len__` + `on_epoch_end` | StreamAdapter (SequenceSource) |
+| arrays | NumPy, torch tensors, lists/dicts of them, pandas, memmap, h5py, HDF5Matrix | ArrayAdapter |
+| generator | generators, iterators, `ShardableIterable`s, other iterables of batches | StreamAdapter (GeneratorSource) |
+
+Anything else is refused with a TypeError naming what was received and these kinds.
 """
 import inspect
 
+import numpy as np
 import torch
 
 from fitgen.data import structure
 from fitgen.data.arrays import ArrayAdapter, validation_split_arrays
+from fitgen.data.batch import BatchFinisher
+from fitgen.data.generator import GeneratorSource
+from fitgen.data.pipeline import SequenceSource
 from fitgen.data.sequence import Sequence
+from fitgen.data.stream import StreamAdapter, peek_generator
+from fitgen.data.torch_data import DataLoaderSource, DatasetSource
+
+ACCEPTED = ("a NumPy array or torch tensor (or a list/dict of them, or an h5py Dataset, HDF5Matrix or memmap), "
+            "a fitgen.utils.Sequence, a generator or iterator yielding batches, a torch Dataset or a DataLoader")
+
+
+def data_kind(data):
+    """'dataloader', 'dataset', 'sequence', 'arrays' or 'generator' for user data; TypeError for anything else."""
+    if isinstance(data, torch.utils.data.DataLoader):
+        return "dataloader"
+    if isinstance(data, torch.utils.data.IterableDataset):
+        return "generator"
+    if isinstance(data, torch.utils.data.Dataset) and not isinstance(data, torch.Tensor):
+        return "dataset" if hasattr(data, "__len__") else "generator"
+    if isinstance(data, Sequence) or (hasattr(data, "__getitem__") and hasattr(data, "__len__")
+                                      and hasattr(data, "on_epoch_end") and not hasattr(data, "shape")):
+        return "sequence"
+    if isinstance(data, (np.ndarray, torch.Tensor, list, tuple, dict, int, float, bool, np.generic)) \
+            or structure.is_array_like(data) or hasattr(data, "iloc"):
+        return "arrays"
+    if inspect.isgenerator(data) or hasattr(data, "__next__") or hasattr(data, "__iter__"):
+        if isinstance(data, (str, bytes)):
+            raise _unrecognised(data)
+        return "generator"
+    raise _unrecognised(data)
+
+
+def _unrecognised(data, argument="x"):
+    return TypeError(f"Unrecognized data type for `{argument}`: received {type(data).__name__}. Expected {ACCEPTED}.")
 
 
 def is_streaming(data):
-    """True for data that yields batches itself: generators, iterators, Sequences, torch Datasets/DataLoaders."""
-    if isinstance(data, Sequence) or inspect.isgenerator(data):
-        return True
-    if isinstance(data, (torch.utils.data.Dataset, torch.utils.data.DataLoader)) and not isinstance(data, torch.Tensor):
-        return True
-    if hasattr(data, "__next__") and not structure.is_array_like(data):
-        return True
-    return getattr(data, "shardable", False) and hasattr(data, "__iter__")
+    """True for data that yields batches itself (anything but arrays)."""
+    return data_kind(data) != "arrays"
 
 
-def array_adapter(model, x, y, sample_weight, batch_size, shuffle, steps, class_weight, check_targets=True):
+def get_adapter(model, x, y=None, sample_weight=None, *, role="training", batch_size=None, shuffle=False,
+                steps=None, class_weight=None, workers=1, use_multiprocessing=False, max_queue_size=10,
+                timeout=None, check_targets=True):
+    """The adapter for `x` (and `y`, `sample_weight`), with the model built from the data if it was not yet.
+
+    Args:
+        role: 'training', 'validation', 'evaluate' or 'predict'; names the arguments in messages.
+        batch_size, shuffle, steps, class_weight: as `fit` takes them (batch_size only for arrays and map-style
+            Datasets: other kinds make their own batches).
+        workers, use_multiprocessing, max_queue_size, timeout: how streams and out-of-core arrays are read.
+        check_targets: check `y` against the model's outputs and losses (arrays).
+
+    Raises:
+        TypeError: data of no accepted kind.
+        ValueError: arguments that do not apply to the kind of data, or data that does not fit the model.
+    """
+    if x is None:
+        raise ValueError(f"`{_entry(role)}` needs input data: pass `x` (and `y`), or a generator / Sequence as `x`.")
+    kind = data_kind(x)
+    stream_kwargs = dict(workers=workers, use_multiprocessing=use_multiprocessing, max_queue_size=max_queue_size,
+                         timeout=timeout)
+    if kind == "arrays":
+        model._prepare_for(x)
+        adapter = array_adapter(model, x, y, sample_weight, batch_size=batch_size, shuffle=shuffle, steps=steps,
+                                class_weight=class_weight, check_targets=check_targets, **stream_kwargs)
+        model._prepare_for(None)
+        return adapter
+    for name, value in (("y", y), ("sample_weight", sample_weight)):
+        if value is not None:
+            raise ValueError(f"`{name}` argument is not supported when data is a generator, Sequence or torch data: "
+                             f"the data must yield (x, y) or (x, y, sample_weight). Received: {name} of type "
+                             f"{type(value).__name__}")
+    if batch_size is not None and kind != "dataset":
+        raise ValueError("The `batch_size` argument must not be specified when using a generator, Sequence or "
+                         "DataLoader as input: the data decides the batch size. Received: "
+                         f"batch_size={batch_size} with data of type {type(x).__name__}")
+    peeked = None
+    if kind == "sequence":
+        source = SequenceSource(x)
+    elif kind == "dataset":
+        source = DatasetSource(x, batch_size=batch_size or 32, shuffle=bool(shuffle))
+    elif kind == "dataloader":
+        source = DataLoaderSource(x)
+    else:
+        if inspect.isgenerator(x) or hasattr(x, "__next__"):
+            peeked, x = peek_generator(x, model)
+        source = GeneratorSource(x)
+    adapter = StreamAdapter(model, source, steps=steps, shuffle=shuffle, role=role, class_weight=class_weight,
+                            inputs_only=role == "predict", peeked=peeked, **stream_kwargs)
+    if not model.built_for_data():
+        sample = adapter.sample_inputs()
+        if sample is not None:
+            model._prepare_for(sample)
+            adapter.finisher = BatchFinisher(model)
+    model._prepare_for(None)
+    return adapter
+
+
+def _entry(role):
+    return {"training": "fit", "validation": "validation_data"}.get(role, role)
+
+
+def array_adapter(model, x, y, sample_weight, batch_size, shuffle, steps, class_weight, check_targets=True,
+                  **read_kwargs):
     x_list = structure.align(x, model.input_names, "x")
     structure.check_input_shapes(model, x_list)
     y_list = structure.align(y, model.output_names, "y", allow_missing=True) if y is not None \
@@ -38,7 +138,7 @@ def array_adapter(model, x, y, sample_weight, batch_size, shuffle, steps, class_
         check_sparse_labels(model._output_specs, y_list)
     class_weights = class_weight_list(model, class_weight)
     return ArrayAdapter(x_list, y_list, sw_list, batch_size=batch_size, shuffle=shuffle, steps=steps,
-                        class_weights=class_weights, device=model._device())
+                        class_weights=class_weights, finisher=BatchFinisher(model), **read_kwargs)
 
 
 def sample_weight_list(model, sample_weight):
@@ -84,7 +184,6 @@ def check_sample_weights(specs, y_list, sw_list):
 
 def check_sparse_labels(specs, y_list):
     """sparse_categorical_crossentropy needs integer labels; a float array must hold whole numbers."""
-    import numpy as np
     for spec, y in zip(specs, y_list):
         if y is None or structure.loss_kind(spec.loss_fn) != "sparse_categorical_crossentropy":
             continue
@@ -135,8 +234,27 @@ def _num_classes(model, spec):
 
 
 def split_for_validation(model, x, y, sample_weight, validation_split):
+    if data_kind(x) != "arrays":
+        raise ValueError("`validation_split` is only supported for NumPy arrays, torch tensors and array-likes; it "
+                         f"cannot split data of type {type(x).__name__}. Pass `validation_data` instead.")
+    model._prepare_for(x)
     x_list = structure.align(x, model.input_names, "x")
     y_list = structure.align(y, model.output_names, "y", allow_missing=True)
     sw_list = sample_weight_list(model, sample_weight)
     structure.check_lengths(x_list, y_list, sw_list)
     return validation_split_arrays(x_list, y_list, sw_list, validation_split)
+
+
+def validation_adapter(model, validation_data, batch_size, validation_steps, **read_kwargs):
+    """The adapter of fit's `validation_data`: (x_val, y_val[, sample_weight_val]) arrays, or batches."""
+    if isinstance(validation_data, (tuple, list)) and data_kind(validation_data) == "arrays" \
+            and not structure.is_array_like(validation_data):
+        if len(validation_data) not in (2, 3):
+            raise ValueError("When passing validation_data, it must contain 2 (x_val, y_val) or 3 (x_val, y_val, "
+                             f"val_sample_weights) items, however it contains {len(validation_data)} items.")
+        x_val, y_val = validation_data[0], validation_data[1]
+        sw_val = validation_data[2] if len(validation_data) == 3 else None
+        return get_adapter(model, x_val, y_val, sw_val, role="validation", batch_size=batch_size, shuffle=False,
+                           steps=validation_steps, **read_kwargs)
+    return get_adapter(model, validation_data, role="validation", steps=validation_steps, shuffle=False,
+                       **read_kwargs)

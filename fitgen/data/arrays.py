@@ -3,38 +3,67 @@
 Who owns which argument: batch_size, shuffle (True / False / 'batch'), steps_per_epoch, class_weight and
 sample_weight are applied here; the loop only asks for one epoch's batches.
 
-In-memory data is wrapped once as torch tensors (no copy) and each batch is one gather (or a free slice when
-the order is contiguous). Out-of-core data is read batch by batch: with shuffle='batch' each read is one
-contiguous slice; with shuffle=True the indices of a batch are sorted before reading, since h5py needs
-increasing indices and sorted reads are far faster on disk. Memory never grows with the data set size.
+An epoch is a *plan*: the (start, stop, indices-or-None) of each batch, a function of (seed, epoch), so a
+resumed run (BackupAndRestore) and every rank of a distributed run agree on it. In-memory data is wrapped once
+as torch tensors (no copy) and each batch is one gather (or a free slice when the order is contiguous).
+Out-of-core data is an indexed source like a `Sequence`: its batches are read by the data pipeline's workers
+(one thread by default, `workers=N` threads, or processes with `use_multiprocessing=True` for memmaps), so
+reading the next batches from disk overlaps the current step. With shuffle='batch' each read is one contiguous
+slice; with shuffle=True the indices of a batch are sorted before reading, since h5py needs increasing indices
+and sorted reads are far faster on disk. Memory never grows with the data set size.
 """
 import math
 
 import numpy as np
 import torch
 
-from fitgen import backend
 from fitgen.data import structure
+from fitgen.data.data_adapter import DataAdapter
+from fitgen.data.batch import BatchFinisher, as_tensor
+from fitgen.data.pipeline import IndexedSource, Prefetcher
+
+
+# Batches of out-of-core arrays read ahead of the step: enough to hide the disk behind the steps, few enough that
+# peak memory stays a handful of batches whatever the file size.
+READ_AHEAD = 2
 
 
 def _in_memory(array):
     return isinstance(array, torch.Tensor) or (type(array) is np.ndarray)
 
 
-def _to_tensor(array):
+def _wrap(array):
     if isinstance(array, torch.Tensor):
         return array
-    # float64 data is cast per batch (in _take), so the data set is never copied whole.
+    # float64 data is cast per batch (BatchFinisher), so the data set is never copied whole.
     if not array.flags.writeable:
         array = np.array(array)  # torch cannot alias read-only memory safely
     return torch.from_numpy(np.ascontiguousarray(array))
 
 
-class ArrayAdapter:
-    """One epoch of batches at a time from aligned lists of arrays (x, y and sample-weight per output)."""
+def _is_hdf5(array):
+    module = type(array).__module__ or ""
+    return module.startswith("h5py") or type(array).__name__ == "HDF5Matrix"
+
+
+class ArrayAdapter(DataAdapter):
+    """One epoch of batches at a time from aligned lists of arrays (x, y and sample-weight per output).
+
+    Args:
+        x_list, y_list, sw_list: arrays aligned with the model's inputs, outputs and outputs (None: absent).
+        batch_size: samples per batch (default 32, or ceil(samples / steps) with `steps`).
+        shuffle: True, False or 'batch'.
+        steps: batches per epoch; batches then continue across epochs, as tf-keras does.
+        class_weights: per output, (table tensor, keys) or None.
+        finisher: the `BatchFinisher` that casts and moves batches (default: float32 on the CPU).
+        workers, use_multiprocessing, max_queue_size, timeout: how out-of-core arrays are read (see module).
+    """
+
+    indexed = True
 
     def __init__(self, x_list, y_list, sw_list, batch_size=32, shuffle=True, steps=None, class_weights=None,
-                 device=None):
+                 device=None, finisher=None, workers=1, use_multiprocessing=False, max_queue_size=10,
+                 timeout=None):
         self.num_samples = structure.num_samples(next(a for a in x_list if a is not None))
         if steps is not None and batch_size is None:
             batch_size = max(1, math.ceil(self.num_samples / steps))
@@ -43,11 +72,11 @@ class ArrayAdapter:
             raise ValueError(f"`shuffle` must be True, False or 'batch'. Received: shuffle={shuffle!r}")
         self.shuffle = shuffle
         self.steps = steps
-        self.device = device or backend.get_device()
+        self.finisher = finisher or BatchFinisher(device=device)
         self.class_weights = class_weights  # list per output: (table tensor, keys) or None
         arrays = [x_list, y_list, sw_list]
         self.in_memory = all(_in_memory(a) for group in arrays for a in group if a is not None)
-        convert = _to_tensor if self.in_memory else (lambda a: a)
+        convert = _wrap if self.in_memory else (lambda a: a)
         self.x = [None if a is None else convert(a) for a in x_list]
         self.y = [None if a is None else convert(a) for a in y_list]
         self.sw = [None if a is None else convert(a) for a in sw_list]
@@ -57,13 +86,26 @@ class ArrayAdapter:
             for table_and_keys, y in zip(class_weights, self.y):
                 if table_and_keys is not None and y is not None:
                     _check_classes_present(y, table_and_keys[1])
-        self._table_on_device = None
+        self._prefetcher = None
+        if not self.in_memory and workers:
+            # h5py handles are not fork-safe: HDF5 data is read by threads; memmaps may use processes.
+            processes = use_multiprocessing and not any(_is_hdf5(a) for g in arrays for a in g if a is not None)
+            casts = self.finisher.read_casts(self.x, self.y, self.sw)
+            self._prefetcher = Prefetcher(_ArraySource(self, casts), workers=workers, use_multiprocessing=processes,
+                                          max_queue_size=min(max_queue_size, READ_AHEAD), timeout=timeout,
+                                          name="arrays")
 
-    def on_epoch_end(self):
-        pass
+    @property
+    def device(self):
+        return self.finisher.device
+
+    @device.setter
+    def device(self, value):
+        self.finisher.device = value
 
     def close(self):
-        pass
+        if self._prefetcher is not None:
+            self._prefetcher.close()
 
     def num_batches(self):
         if self.steps is not None:
@@ -80,13 +122,13 @@ class ArrayAdapter:
             return torch.from_numpy(_batch_shuffle(n, self.batch_size, rng))
         return None
 
-    def _slices(self, epoch):
+    def epoch_plan(self, epoch):
         """(start, stop, indices-or-None) for each batch of this epoch."""
         if self.steps is None:
             order = self._epoch_order(epoch)
             for start in range(0, self.num_samples, self.batch_size):
                 stop = min(start + self.batch_size, self.num_samples)
-                yield _batch_spec(order, start, stop, self.shuffle == "batch")
+                yield batch_spec(order, start, stop, self.shuffle == "batch")
             return
         # steps_per_epoch with arrays (tf-keras): batches continue where the previous epoch stopped. Batch i of
         # epoch e is batch e * steps + i of an endless series of passes, so a resumed run finds it again.
@@ -97,56 +139,97 @@ class ArrayAdapter:
             if pass_number not in orders:
                 orders = {pass_number: self._epoch_order(pass_number)}
             start = position * self.batch_size
-            yield _batch_spec(orders[pass_number], start, min(start + self.batch_size, self.num_samples),
-                              self.shuffle == "batch")
+            yield batch_spec(orders[pass_number], start, min(start + self.batch_size, self.num_samples),
+                             self.shuffle == "batch")
 
-    def epoch_batches(self, epoch=0, skip=0):
+    def epoch_batches(self, epoch=0, skip=0, plan=None):
         """Yields (x_list, y_list, sample_weight_list) of torch tensors on the device, for one epoch.
 
-        `skip` drops the epoch's first batches without reading them (resuming mid-epoch).
+        `plan` replaces the epoch's own batch specs (a rank's share); `skip` drops its first batches without
+        reading them (resuming mid-epoch).
         """
-        for position, (start, stop, indices) in enumerate(self._slices(epoch)):
-            if position >= skip:
+        specs = self.epoch_plan(epoch) if plan is None else iter(plan)
+        for _ in range(skip):
+            if next(specs, None) is None:
+                return
+        if self._prefetcher is None:
+            for start, stop, indices in specs:
                 yield self.get_batch(start, stop, indices)
+            return
+        for arrays in self._prefetcher.iter_epoch(epoch, order=specs):
+            yield self._finish(*(list(map(_numpy_tensor, group)) for group in arrays))
 
     def get_batch(self, start, stop, indices=None):
-        x = [self._take(a, start, stop, indices) for a in self.x]
-        y = [self._take(a, start, stop, indices) for a in self.y]
-        sw = [self._take(a, start, stop, indices, weights=True) for a in self.sw]
+        """One batch, read in the caller's thread."""
+        if self.in_memory:
+            groups = ([_take_in_memory(a, start, stop, indices) for a in group] for group in (self.x, self.y, self.sw))
+        else:
+            groups = ([_numpy_tensor(a) for a in group] for group in _read_groups(self, (start, stop, indices)))
+        return self._finish(*groups)
+
+    def _finish(self, x, y, sw):
+        x, y, sw = self.finisher.finish(x, y, sw)
         if self.class_weights:
             sw = apply_class_weights(self.class_weights, y, sw)
         return x, y, sw
 
-    def _take(self, array, start, stop, indices, weights=False):
-        if array is None:
-            return None
-        if self.in_memory:
-            batch = array[start:stop] if indices is None else array.index_select(0, indices)
-        else:
-            # A read-only memmap slice is copied (one batch): torch must not alias read-only memory.
-            batch = torch.from_numpy(np.require(_read(array, start, stop, indices), requirements=("C", "W")))
-            if batch.dim() == 1:
-                batch = batch.reshape(-1, 1) if not weights else batch
-        return finish_batch(batch, self.device, weights)
+    def epoch_stats(self):
+        if self._prefetcher is None:
+            return {}
+        stats = self._prefetcher.epoch_stats()
+        return {"data_wait": min(1.0, stats["data_wait"] / max(stats["elapsed"], 1e-9))}
 
 
-def finish_batch(tensor, device, weights=False):
-    """A batch tensor as the step wants it: floats as float32, (N, 1) weights as (N,), on the device."""
-    if tensor.is_floating_point() and tensor.dtype != torch.float32:
-        tensor = tensor.to(torch.float32)
-    if weights and tensor.dim() == 2 and tensor.shape[1] == 1:
-        tensor = tensor.reshape(-1)
-    return to_device(tensor, device)
+class _ArraySource(IndexedSource):
+    """Out-of-core arrays as an indexed source: `get_batch((start, stop, indices))` reads one batch, already
+    cast where the cast narrows (float64 files become float32 batches in the worker)."""
+
+    changes_on_epoch_end = False
+
+    def __init__(self, adapter, casts):
+        self.x, self.y, self.sw = adapter.x, adapter.y, adapter.sw
+        self.casts = casts
+        self.num_batches = adapter.num_batches()
+
+    def __len__(self):
+        return self.num_batches
+
+    def get_batch(self, spec):
+        return _read_groups(self, spec, self.casts)
 
 
-def to_device(tensor, device):
-    if device.type == "cpu" or tensor.device == device:
-        return tensor
-    # Pinned host memory lets the copy run asynchronously while the previous step computes.
-    return tensor.pin_memory().to(device, non_blocking=True)
+def _read_groups(owner, spec, casts=None):
+    start, stop, indices = spec
+    casts = casts or ([None] * len(owner.x), [None] * len(owner.y), [None] * len(owner.sw))
+    return tuple([_take_out_of_core(a, start, stop, indices, weights, cast) for a, cast in zip(group, group_casts)]
+                 for group, group_casts, weights in ((owner.x, casts[0], False), (owner.y, casts[1], False),
+                                                     (owner.sw, casts[2], True)))
 
 
-def _batch_spec(order, start, stop, contiguous=False):
+def _numpy_tensor(array):
+    return None if array is None else as_tensor(array)
+
+
+def _take_in_memory(array, start, stop, indices):
+    if array is None:
+        return None
+    return array[start:stop] if indices is None else array.index_select(0, indices)
+
+
+def _take_out_of_core(array, start, stop, indices, weights, cast=None):
+    if array is None:
+        return None
+    batch = _read(array, start, stop, indices)
+    if cast is not None:
+        batch = batch.astype(cast)
+    # A read-only memmap slice is copied (one batch): torch must not alias read-only memory.
+    batch = np.require(batch, requirements=("C", "W"))
+    if batch.ndim == 1 and not weights:
+        batch = batch.reshape(-1, 1)
+    return batch
+
+
+def batch_spec(order, start, stop, contiguous=False):
     """(start, stop, None) for a run of consecutive samples (read as a slice), else (.., .., index tensor).
 
     With shuffle='batch' every chunk is consecutive by construction; a shuffled order is used as indices.
@@ -162,7 +245,7 @@ def _batch_spec(order, start, stop, contiguous=False):
 def _read(array, start, stop, indices):
     if indices is None:
         return array[start:stop]
-    idx = np.sort(indices.numpy())  # h5py needs increasing indices; sorted reads are faster on disk
+    idx = np.sort(np.asarray(indices))  # h5py needs increasing indices; sorted reads are faster on disk
     try:
         return array[idx]
     except TypeError as error:  # h5py and HDF5Matrix want increasing lists

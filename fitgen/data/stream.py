@@ -2,21 +2,22 @@
 
 Who owns what: the Prefetcher (data/pipeline) runs the producers, orders batches, and calls
 `Sequence.on_epoch_end`; this adapter checks each item's structure, routes it to the model's inputs and
-outputs, applies class_weight, and hands torch tensors to the loop. Array payloads arrive as NumPy views of
-shared memory and are wrapped without a copy; they stay valid until the loop asks for the next batch.
+outputs, applies class_weight, and hands device tensors in the model's dtypes to the loop (BatchFinisher).
+Array payloads arrive as NumPy views of shared memory and are wrapped without a copy; they stay valid until
+the loop asks for the next batch.
 """
-import inspect
 import itertools
 import os
 import warnings
 
-import numpy as np
 import torch
 
 from fitgen.data import structure
-from fitgen.data.arrays import apply_class_weights, finish_batch
-from fitgen.data.pipeline import Prefetcher, SequenceSource
-from fitgen.data.sequence import Sequence
+from fitgen.data.arrays import apply_class_weights
+from fitgen.data.batch import BatchFinisher, as_tensor
+from fitgen.data.data_adapter import DataAdapter
+from fitgen.data.pipeline import Prefetcher
+from fitgen.data.pipeline.prefetcher import as_source
 
 # Above this share of an epoch spent waiting for data, fit says once that more workers would help.
 INPUT_BOUND_SHARE = 0.5
@@ -25,58 +26,51 @@ INPUT_BOUND_MIN_SECONDS = 2.0
 INPUT_BOUND_MIN_BATCHES = 20
 
 
-def _make_source(data, shuffle):
-    """(source, is_indexed, num_batches or None)."""
-    from fitgen.data.generator import GeneratorSource
-    from fitgen.data.torch_data import DataLoaderSource, DatasetSource
-    if isinstance(data, Sequence) or (hasattr(data, "__getitem__") and hasattr(data, "__len__")
-                                      and hasattr(data, "on_epoch_end")):
-        return SequenceSource(data), True, len(data)
-    if isinstance(data, torch.utils.data.DataLoader):
-        source = DataLoaderSource(data)
-        return source, False, source.num_batches
-    if isinstance(data, torch.utils.data.Dataset) and hasattr(data, "__getitem__") and hasattr(data, "__len__"):
-        source = DatasetSource(data, batch_size=32, shuffle=bool(shuffle))
-        return source, True, len(source)
-    return GeneratorSource(data), False, None
+class StreamAdapter(DataAdapter):
+    """One epoch of checked, routed, device-ready batches at a time from a batch source.
 
-
-class StreamAdapter:
-    """One epoch of checked, routed, device-ready batches at a time from a streaming source."""
+    Args:
+        model: the model the batches feed (routing by input/output names, dtypes, device).
+        source: an `IndexedSource` (a Sequence, a map-style torch Dataset) or a `StreamSource` (a generator,
+            an iterable, a DataLoader), as `fitgen.data.adapter.get_adapter` chose it.
+        steps: batches per epoch (None: the source's length; required for plain streams).
+        shuffle: a new batch order each epoch (indexed sources).
+        role: 'training', 'validation', 'evaluate' or 'predict' (names arguments in messages).
+        inputs_only: items may be inputs alone (predict).
+        peeked: the first item of a generator, already pulled to build the model (it is delivered first).
+    """
 
     volatile_batches = True  # arrays are views of reusable shared slots: copy what must outlive a step
 
-    def __init__(self, model, data, steps=None, shuffle=False, role="training", class_weight=None,
+    def __init__(self, model, source, steps=None, shuffle=False, role="training", class_weight=None,
                  max_queue_size=10, workers=1, use_multiprocessing=False, inputs_only=False, timeout=None,
-                 seed=None):
+                 seed=None, peeked=None):
         self.model = model
         self.role = role
         self.inputs_only = inputs_only
-        if inspect.isgenerator(data) and not model.built_for_data():
-            first = next(data)
-            data = itertools.chain([first], data)
-            self._peeked = first
-        else:
-            self._peeked = None
-        self.source, indexed, length = _make_source(data, shuffle)
-        self.indexed = indexed
+        self.source = source = as_source(source)
+        self.indexed = hasattr(source, "get_batch")
+        self._peeked = peeked
+        length = len(source) if self.indexed else getattr(source, "num_batches", None)
         if steps is None and length is None:
             what = {"training": "steps_per_epoch", "validation": "validation_steps"}.get(role, "steps")
             raise ValueError(f"`{what}=None` is only valid for a generator based on the `fitgen.utils.Sequence` "
                              f"class. Please specify `{what}` or use the `fitgen.utils.Sequence` class.")
         # A DataLoader's stream chains passes over it: one epoch is one pass unless told otherwise.
-        self.steps = steps if steps is not None or indexed else length
+        self.steps = steps if steps is not None or self.indexed else length
         self._length = length
         self.class_weights = None
         if class_weight is not None:
             from fitgen.data.adapter import class_weight_list
             self.class_weights = class_weight_list(model, class_weight)
-        self.prefetcher = Prefetcher(self.source, workers=workers, use_multiprocessing=use_multiprocessing,
-                                     max_queue_size=max_queue_size, shuffle=bool(shuffle) and indexed,
+        self.finisher = BatchFinisher(model)
+        device = model._device()
+        self.prefetcher = Prefetcher(source, workers=workers, use_multiprocessing=use_multiprocessing,
+                                     max_queue_size=max_queue_size, shuffle=bool(shuffle) and self.indexed,
                                      seed=seed, timeout=timeout, name=role,
-                                     device=_cuda_or_none(model._device()))
+                                     device=device if device.type == "cuda" else None)
         self._threads_before = None
-        if use_multiprocessing and workers and model._device().type == "cpu":
+        if use_multiprocessing and workers and device.type == "cpu":
             # torch's intra-op threads busy-wait between ops and would take the cores the data workers need:
             # during this fit the trainer keeps the cores the workers leave (at least one).
             available = max(1, (os.cpu_count() or 1) - int(workers))
@@ -94,9 +88,11 @@ class StreamAdapter:
         return len(self.source) if self.indexed else self._length
 
     def sample_inputs(self):
-        """The first batch's inputs, to build a model that has not seen data yet."""
-        item = self._peeked if self._peeked is not None else self.source.get_batch(0) if self.indexed else None
-        if item is None:
+        if self._peeked is not None:
+            item = self._peeked
+        elif self.indexed:
+            item = self.source.get_batch(0)
+        else:
             return None
         return item if self.inputs_only and not isinstance(item, tuple) else structure.unpack_batch(item)[0]
 
@@ -108,15 +104,23 @@ class StreamAdapter:
     def seed(self, value):
         self.prefetcher.seed = int(value)
 
-    def epoch_batches(self, epoch=0, skip=0):
+    def epoch_plan(self, epoch, steps=None):
+        """This epoch's batch indices: `steps` of them (default the epoch's), continuing into further passes."""
+        if not self.indexed:
+            return super().epoch_plan(epoch)
+        steps = self.num_batches() if steps is None else steps
+        return list(self.prefetcher.epoch_order(epoch, len(self.source), steps))
+
+    def epoch_batches(self, epoch=0, skip=0, plan=None):
         """One epoch's batches; `skip` consumes and drops the first ones (resuming mid-epoch)."""
         count = 0
-        for item in self.prefetcher.iter_epoch(epoch, self.steps):
+        steps = self.steps if plan is None else None
+        for item in self.prefetcher.iter_epoch(epoch, steps, order=plan):
             count += 1
             self.batches_seen += 1
             if count > skip:
                 yield self._convert(item, count - 1)
-        expected = self.num_batches()
+        expected = self.num_batches() if plan is None else len(plan)
         if self.prefetcher.exhausted and (expected is None or count < expected):
             self.exhausted = True
         self._record_stats()
@@ -141,7 +145,6 @@ class StreamAdapter:
 
     def _convert(self, item, index):
         model = self.model
-        device = model._device()
         if self.inputs_only and not isinstance(item, tuple):
             x, y, sw = item, None, None
         else:
@@ -154,18 +157,14 @@ class StreamAdapter:
             structure.check_lengths(x_list, y_list, sw_list)
         except ValueError as error:
             raise ValueError(f"Malformed batch {index} from the {self.role} data: {error}") from error
-        if not self.inputs_only and y is None and self.role != "predict":
+        if not self.inputs_only and y is None and self.role != "predict" and _needs_targets(model):
             raise ValueError(f"Batch {index} from the {self.role} data has no targets: a generator used for "
                              "training or evaluation must yield (x, y) or (x, y, sample_weight).")
-        x_list = [_tensor(a, device) for a in x_list]
-        y_list = [_tensor(a, device) for a in y_list]
-        sw_list = [_tensor(a, device, weights=True) for a in sw_list]
+        x_list, y_list, sw_list = self.finisher.finish(*([None if a is None else as_tensor(a) for a in group]
+                                                         for group in (x_list, y_list, sw_list)))
         if self.class_weights:
             sw_list = apply_class_weights(self.class_weights, y_list, sw_list)
         return x_list, y_list, sw_list
-
-    def on_epoch_end(self):
-        pass  # the Prefetcher calls the source's on_epoch_end once the epoch's batches are consumed
 
     def close(self):
         try:
@@ -176,9 +175,10 @@ class StreamAdapter:
                 self._threads_before = None
 
 
-def _cuda_or_none(device):
-    # On CUDA the Prefetcher pins its slots and copies batch k+1 on a side stream while step k runs.
-    return device if device.type == "cuda" else None
+def _needs_targets(model):
+    """False when the model's loss comes only from `add_loss` (no output has a loss) or its own train_step."""
+    specs = getattr(model, "_output_specs", None)
+    return bool(specs) and any(spec.loss_fn is not None for spec in specs)
 
 
 def _sample_weights(model, sw):
@@ -188,25 +188,9 @@ def _sample_weights(model, sw):
     return sample_weight_list(model, sw)
 
 
-def _tensor(array, device, weights=False):
-    if array is None:
-        return None
-    if isinstance(array, np.ndarray):
-        if array.dtype == object:
-            raise TypeError(f"A batch array has dtype object (shape {array.shape}); fitgen needs numeric arrays.")
-        # torch can alias neither read-only memory nor negative strides (a generator's `x[:, ::-1]`): copy those.
-        copy = not array.flags.writeable or any(stride < 0 for stride in array.strides)
-        tensor = torch.from_numpy(array.copy() if copy else array)
-    elif isinstance(array, torch.Tensor):
-        tensor = array
-    else:
-        tensor = torch.as_tensor(np.asarray(array))
-    return finish_batch(tensor, device, weights)
-
-
-def stream_adapter(model, data, **kwargs):
-    adapter = StreamAdapter(model, data, **kwargs)
-    sample = adapter.sample_inputs() if not model.built_for_data() else None
-    if sample is not None:
-        model._prepare_for(sample)
-    return adapter
+def peek_generator(data, model):
+    """(first item, stream with it put back) for a generator feeding a model that is not built yet."""
+    if model.built_for_data():
+        return None, data
+    first = next(data)
+    return first, itertools.chain([first], data)

@@ -1,23 +1,28 @@
-"""What the engine asks of distribution: a DDP-wrapped forward, rank-aware metrics, agreed stop decisions.
+"""What the data-parallel strategy (strategy.py) uses: a DDP-wrapped forward, rank-aware metrics, agreed stop
+decisions.
 
-The engine calls these only when `context.current()` is not None; the single-process path never
-imports torch's DistributedDataParallel.
+The single-process path never imports torch's DistributedDataParallel.
 
 * `prepare_model`: the model lives on this rank's device before any adapter is built.
 * `make_train_step`: fitgen's own train step, with the forward run through DistributedDataParallel
   (torch all-reduces the gradients during backward) and the loss scaled as sharding.py explains.
-* `ShardMetrics` / `reduce_metrics`: running sums skip stand-in batches and are all-reduced once per
+* `reduce_metrics`: the running sums (which skip stand-in batches, see strategy.py) are all-reduced once per
   epoch (loss and per-output sums, sample counts, and every metric's `variables`, which are all sums
   or counts), so every rank logs the global values of exactly the data set.
+* `aggregating_gradients`: a model's own `train_step` does not run through DDP; its optimizer steps average
+  the gradients over the ranks instead.
 * `stop_callback`: the last callback; it makes `model.stop_training` the same on every rank (any rank
   asking to stop stops all), at each batch end when a user callback could set it mid-epoch, and at
   each epoch end.
 """
+import contextlib
+
 import torch
 
 from fitgen.callbacks.callback import Callback
 from fitgen.callbacks.callback_list import _overrides
 from fitgen.engine import step as step_module
+from fitgen.optimizers import optimizer as optimizer_module
 
 _ddp_options = {}
 
@@ -65,21 +70,27 @@ def make_train_step(context, model, adapter):
     return step_module.make_train_step(model, forward=wrap(context, model), loss_scale=adapter.loss_scale)
 
 
-class ShardMetrics(step_module.EpochMetrics):
-    """EpochMetrics that skip the stand-in batches of a sharded adapter (see sharding.py)."""
+@contextlib.contextmanager
+def aggregating_gradients(context, adapter):
+    """While a model's own `train_step` runs, every optimizer step uses the gradient of the global batch.
 
-    def __init__(self, specs, metrics_names, adapter):
-        self.adapter = adapter
-        super().__init__(specs, metrics_names)
+    Each rank's gradients are scaled as its loss would be under DDP (sharding.py: n_r * world / n_global, 0 for
+    a stand-in batch), summed over ranks in one collective and divided by the world size.
+    """
+    def aggregate(grads):
+        present = [i for i, g in enumerate(grads) if g is not None]
+        if not present:
+            return grads
+        scale = adapter.loss_scale() / context.world_size
+        flat = torch.cat([grads[i].reshape(-1) for i in present]) * scale
+        total = context.all_reduce_sum(flat)
+        out = list(grads)
+        for i, piece in zip(present, torch.split(total, [grads[i].numel() for i in present])):
+            out[i] = piece.reshape(grads[i].shape)
+        return out
 
-    def update(self, batch_size, *args):
-        if getattr(self.adapter, "padding", False):
-            return
-        super().update(batch_size, *args)
-
-
-def epoch_metrics(model, adapter):
-    return ShardMetrics(model._output_specs, model.metrics_names, adapter)
+    with optimizer_module.gradient_aggregation(aggregate):
+        yield
 
 
 def reduce_metrics(context, metrics):

@@ -24,7 +24,7 @@ import warnings
 import numpy as np
 import torch
 
-_TRANSIENT = ("_train_step", "_fit_context", "_on_batch_metrics", "history")
+_TRANSIENT = ("_train_step", "history")
 
 
 def _available_devices():

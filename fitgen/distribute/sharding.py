@@ -24,10 +24,9 @@ metric sums are all-reduced once at the end (ddp.reduce_metrics), and prediction
 """
 import math
 
-import numpy as np
 import torch
 
-from fitgen.data.arrays import _batch_spec
+from fitgen.data.arrays import batch_spec
 from fitgen.distribute.context import warn_once
 from fitgen.engine.step import batch_size_of
 
@@ -43,9 +42,9 @@ def shard(context, adapter, training):
     """`adapter` restricted to this rank's share (None stays None)."""
     if adapter is None:
         return None
-    if hasattr(adapter, "prefetcher"):
-        return ShardedStreamAdapter(adapter, context, training)
-    return ShardedArrayAdapter(adapter, context, training)
+    if getattr(adapter, "num_samples", None) is not None and adapter.indexed:
+        return ShardedArrayAdapter(adapter, context, training)
+    return ShardedStreamAdapter(adapter, context, training)
 
 
 class _Shard:
@@ -73,11 +72,22 @@ class _Shard:
             raise AttributeError(name)
         return getattr(self.base, name)
 
+    @property
+    def seed(self):
+        return self.base.seed
+
+    @seed.setter
+    def seed(self, value):
+        self.base.seed = int(value)
+
     def loss_scale(self):
         """Factor on this rank's mean loss that makes DDP's gradient average the global batch's mean."""
         if self._global == 0:
             return 0.0
         return self._local * self.context.world_size / self._global
+
+    def epoch_stats(self):
+        return self.base.epoch_stats()
 
     def on_epoch_end(self):
         self.base.on_epoch_end()
@@ -109,40 +119,37 @@ class ShardedArrayAdapter(_Shard):
             self.per_rank_batch_size = -(-base.batch_size // context.world_size) if global_batch else base.batch_size
             self._block = split_bounds(base.num_samples, context.world_size, context.rank)
 
-    @property
-    def seed(self):
-        return self.base.seed
-
-    @seed.setter
-    def seed(self, value):
-        self.base.seed = int(value)
-
     def num_batches(self):
         if self.training:
             return self.base.num_batches()
         lo, hi = self._block
         return math.ceil((hi - lo) / self.per_rank_batch_size)
 
-    def epoch_batches(self, epoch=0, skip=0):
+    def epoch_plan(self, epoch):
+        """[(batch spec, samples in this rank's part, samples in the global batch, is stand-in)]."""
         if not self.training:
             lo, hi = self._block
-            for start in range(lo, hi, self.per_rank_batch_size):
-                yield self.base.get_batch(start, min(start + self.per_rank_batch_size, hi), None)
-            return
+            return [((start, min(start + self.per_rank_batch_size, hi), None), 0, 0, False)
+                    for start in range(lo, hi, self.per_rank_batch_size)]
         world, rank = self.context.world_size, self.context.rank
-        for position, (start, stop, indices) in enumerate(self.base._slices(epoch)):
-            if position < skip:
-                continue
+        plan = []
+        for start, stop, indices in self.base.epoch_plan(epoch):
             count = stop - start if indices is None else int(indices.numel())
             lo, hi = split_bounds(count, world, rank)
-            self._global, self._local = count, hi - lo
-            self.padding = hi == lo
-            if self.padding:
+            padding = hi == lo
+            if padding:
                 lo, hi = 0, 1  # stand-in: the global batch's first sample, weighted 0
-            if indices is None:
-                yield self.base.get_batch(start + lo, start + hi, None)
-            else:
-                yield self.base.get_batch(*_batch_spec(indices, lo, hi))
+            spec = (start + lo, start + hi, None) if indices is None else batch_spec(indices, lo, hi)
+            plan.append((spec, 0 if padding else hi - lo, count, padding))
+        return plan
+
+    def epoch_batches(self, epoch=0, skip=0, plan=None):
+        plan = (self.epoch_plan(epoch) if plan is None else plan)[skip:]
+        batches = self.base.epoch_batches(epoch, plan=[spec for spec, _, _, _ in plan])
+        for (_, local, count, padding), batch in zip(plan, batches):
+            if self.training:
+                self._local, self._global, self.padding = local, count, padding
+            yield batch
 
 
 class ShardedStreamAdapter(_Shard):
@@ -152,7 +159,6 @@ class ShardedStreamAdapter(_Shard):
         super().__init__(base, context, training)
         self._ran_out = False
         self.gathers = base.indexed
-        self._plan = []
         if not base.indexed:
             source = base.source
             shards_itself = getattr(source, "shardable", False) or _has_distributed_sampler(source)
@@ -161,10 +167,7 @@ class ShardedStreamAdapter(_Shard):
                           "its share with fitgen.distribute.get_rank() / get_world_size(), every rank sees the "
                           "same data (an epoch then holds world_size copies of each batch).")
             return
-        prefetcher = base.prefetcher
-        prefetcher.seed = context.broadcast_int(prefetcher.seed)
-        # The Prefetcher asks this for the indices to load: this rank's share, in step order.
-        prefetcher._epoch_order = self._planned_order
+        base.seed = context.broadcast_int(base.seed)
         length = len(base.source)
         if training:
             self._steps = base.steps if base.steps is not None else math.ceil(length / context.world_size)
@@ -175,14 +178,6 @@ class ShardedStreamAdapter(_Shard):
     def exhausted(self):
         return self._ran_out or self.base.exhausted
 
-    @property
-    def seed(self):
-        return self.base.seed
-
-    @seed.setter
-    def seed(self, value):
-        self.base.seed = value
-
     def num_batches(self):
         if not self.base.indexed:
             return self.base.num_batches()
@@ -190,46 +185,44 @@ class ShardedStreamAdapter(_Shard):
             return self._steps
         return self._block[1] - self._block[0]
 
-    def _planned_order(self, epoch, length, steps):
-        return iter([index for index, _ in self._plan])
-
-    def _make_plan(self, epoch):
+    def epoch_plan(self, epoch):
         """[(sequence index, is stand-in)] for this rank's steps of `epoch`."""
         base, world, rank = self.base, self.context.world_size, self.context.rank
-        length = len(base.source)
         if not self.training:
             return [(index, False) for index in range(*self._block)]
-        prefetcher = base.prefetcher
-        plan, orders = [], {}
-
-        def order(pass_number):
-            if pass_number not in orders:
-                orders[pass_number] = (np.random.default_rng([prefetcher.seed, epoch, pass_number]).permutation(length)
-                                       if prefetcher.shuffle else np.arange(length))
-            return orders[pass_number]
-
+        length = len(base.source)
+        padded = base.steps is None and self._steps * world > length
+        order = base.epoch_plan(epoch, steps=min(self._steps * world, length) if padded else self._steps * world)
+        plan = []
         for step in range(self._steps):
             position = step * world + rank
-            if base.steps is None and position >= length:
-                plan.append((int(order(0)[step * world]), True))
+            if position >= len(order):
+                plan.append((order[step * world], True))
             else:
-                pass_number, offset = divmod(position, length)
-                plan.append((int(order(pass_number)[offset]), False))
+                plan.append((order[position], False))
         return plan
 
-    def epoch_batches(self, epoch=0, skip=0):
-        if self.base.indexed:
-            self._plan = self._make_plan(epoch)
-        if not self.training:
-            yield from self.base.epoch_batches(epoch, skip)
+    def epoch_batches(self, epoch=0, skip=0, plan=None):
+        if not self.base.indexed:
+            yield from self._synchronised(self.base.epoch_batches(epoch, skip), skip, None)
             return
-        batches = self.base.epoch_batches(epoch, skip)
+        plan = self.epoch_plan(epoch) if plan is None else plan
+        batches = self.base.epoch_batches(epoch, skip, plan=[index for index, _ in plan])
+        if not self.training:
+            yield from batches
+            return
+        yield from self._synchronised(batches, skip, plan)
+
+    def _synchronised(self, batches, skip, plan):
+        if not self.training:
+            yield from batches
+            return
         steps = self._steps if self.base.indexed else self.base.steps
         context = self.context
         position = skip
         while steps is None or position < steps:
             batch = next(batches, None)
-            padding = batch is not None and self.base.indexed and self._plan[position][1]
+            padding = batch is not None and plan is not None and plan[position][1]
             local = 0 if batch is None or padding else batch_size_of(batch[0])
             # One tiny collective per step: n_global for the loss scale, and a joint stop when any rank
             # ran out of data (else the others would wait for its gradients until the timeout).

@@ -13,14 +13,12 @@ from torch import nn
 
 from fitgen import backend
 from fitgen.engine import keras_tensor
+from fitgen.engine.call_context import (_EAGER_CALLS, _LOSS_COLLECTORS, _METRIC_SINKS, PERSISTENT_LOSSES,
+                                        as_loss_tensor, collect_losses)
 from fitgen.utils.generic_utils import to_snake_case
 
 _ALLOWED_KWARGS = {"input_dim", "input_shape", "batch_input_shape", "batch_size", "weights",
                    "activity_regularizer", "autocast", "implementation", "dynamic", "input_length"}
-
-# While a model step runs, add_loss() appends here (see `collect_losses`); outside it, to the layer itself.
-_LOSS_COLLECTORS = []
-
 
 class GradientFlags:
     """Whose weights the parameters' `requires_grad` flags follow right now, and how often `trainable` changed.
@@ -130,18 +128,6 @@ class LayerWeight:
         return f"<LayerWeight {self.name} shape={self.shape} trainable={self.trainable}>"
 
 
-class collect_losses:
-    """Context in which `add_loss` calls of every layer land in one list (used by the training step)."""
-
-    def __enter__(self):
-        self.losses = []
-        _LOSS_COLLECTORS.append(self.losses)
-        return self.losses
-
-    def __exit__(self, *exc):
-        _LOSS_COLLECTORS.pop()
-
-
 class Layer(nn.Module):
     """Base class of every fitgen layer; a torch.nn.Module with Keras 2's layer API.
 
@@ -169,7 +155,8 @@ class Layer(nn.Module):
         self.built = False
         self.supports_masking = False
         self._layer_weights = []
-        self._own_losses = []
+        self._own_losses = []       # added outside any call: kept (tensors, or callables evaluated each step)
+        self._eager_losses = (0, [])  # (eager call number, losses) of the latest call outside fitgen's steps
         self._inbound_nodes = []
         self._initial_weights = kwargs.get("weights")
         from fitgen import regularizers
@@ -290,19 +277,74 @@ class Layer(nn.Module):
         return int(sum(np.prod(w.shape) for w in self.weights))
 
     # ------------------------------------------------------------------------------------------ losses
-    def add_loss(self, loss):
-        """Adds a loss term (a tensor, or a zero-argument callable) to the training objective."""
-        if _LOSS_COLLECTORS:
-            _LOSS_COLLECTORS[-1].append(loss() if callable(loss) else loss)
-        else:
-            self._own_losses.append(loss)
+    def add_loss(self, losses, inputs=None, **kwargs):
+        """Adds loss tensor(s) to the training objective, as Keras's `Layer.add_loss`.
+
+        Inside `call`, a tensor (e.g. an activity penalty) counts for the batch being computed. Outside any call, a
+        zero-argument callable (or a constant tensor) is kept and added at every training step. On a functional
+        model, a symbolic tensor built from the model's inputs becomes part of the model (see `Model.add_loss`).
+        A non-scalar loss counts as its mean. `inputs` is accepted for Keras 2 compatibility.
+
+        Args:
+            losses: a loss tensor, a zero-argument callable returning one, or a list of them.
+        """
+        if kwargs:
+            raise TypeError(f"add_loss() got unexpected keyword arguments: {sorted(kwargs)}")
+        for loss in losses if isinstance(losses, (list, tuple)) else [losses]:
+            if loss is None:
+                continue
+            if isinstance(loss, keras_tensor.KerasTensor):
+                raise ValueError(f"Layer {self.name!r} cannot add the symbolic loss {loss!r}: symbolic losses belong "
+                                 "to a functional Model built from the inputs they depend on. Call `add_loss` on "
+                                 "that model, or compute the loss inside the layer's `call`.")
+            if _LOSS_COLLECTORS:
+                _LOSS_COLLECTORS[-1].append((self, as_loss_tensor(loss() if callable(loss) else loss)))
+            else:
+                self._own_losses.append(loss)
+                PERSISTENT_LOSSES[0] += 1
+
+    def add_metric(self, value, name=None, aggregation="mean"):
+        """Logs `value` (computed inside `call`) under `name` as its running mean over the epoch (tf.keras's
+        `add_metric`). Values added outside fit/evaluate/train_on_batch/test_on_batch are not recorded."""
+        if isinstance(value, keras_tensor.KerasTensor):
+            raise ValueError(f"Layer {self.name!r} cannot add the symbolic metric {value!r}: call `add_metric` on "
+                             "the functional model built from its inputs, or inside the layer's `call`.")
+        if not name:
+            raise ValueError("Please provide a name for your metric, e.g. `self.add_metric(value, name='kl')`.")
+        if aggregation not in ("mean", None):
+            raise ValueError(f"`aggregation` must be 'mean' (a running mean of the values). Received: "
+                             f"aggregation={aggregation!r}")
+        if _METRIC_SINKS:
+            _METRIC_SINKS[-1].add_value(name, value)
 
     @property
     def losses(self):
-        """Regularisation penalties of this layer's (and nested layers') weights, plus added losses."""
+        """This layer's (and nested layers') losses: weight regularisation penalties, the losses added outside a
+        call, and those of the current step (inside a step) or of the latest call (outside one)."""
+        layers = self._flatten_layers()
         out = [w.regularizer(w.keras_view()) for w in self._own_and_nested_weights() if w.regularizer]
-        out.extend(l() if callable(l) else l for l in self._own_losses)
+        for layer in layers:
+            out.extend(as_loss_tensor(loss() if callable(loss) else loss) for loss in layer._own_losses)
+        if _LOSS_COLLECTORS:
+            members = {id(layer) for layer in layers}
+            out.extend(value for owner, value in _LOSS_COLLECTORS[-1] if id(owner) in members)
+        else:
+            for layer in layers:
+                out.extend(layer._eager_losses[1])
         return out
+
+    def _eager_call(self, inputs, args, kwargs):
+        # A call outside fitgen's steps (user code calling a layer or model directly): its losses are collected
+        # and each layer keeps those of its latest call, as tf-keras's eager losses.
+        _EAGER_CALLS[0] += 1
+        number = _EAGER_CALLS[0]
+        with collect_losses() as collected:
+            outputs = self(inputs, *args, **kwargs)
+        for owner, value in collected:
+            if owner._eager_losses[0] != number:
+                owner._eager_losses = (number, [])
+            owner._eager_losses[1].append(value)
+        return outputs
 
     # ----------------------------------------------------------------------------------------- calling
     def build(self, input_shape):
@@ -325,6 +367,8 @@ class Layer(nn.Module):
     def __call__(self, inputs, *args, **kwargs):
         if type(inputs) is not torch.Tensor and keras_tensor.is_symbolic(inputs):  # one check per call
             return keras_tensor.call_symbolic(self, inputs, args, kwargs)
+        if not _LOSS_COLLECTORS:  # fitgen's steps always collect; a user's own call is collected here
+            return self._eager_call(inputs, args, kwargs)
         if not self.built:
             self._maybe_build(keras_tensor.shape_of(inputs), keras_tensor.device_of(inputs))
         if "training" in kwargs and not self._call_accepts_training:
@@ -342,6 +386,8 @@ class Layer(nn.Module):
     def compute_output_shape(self, input_shape):
         """Output shape for `input_shape`; by default found by running the layer on placeholder data."""
         return keras_tensor.infer_output_spec(self, input_shape)[0]
+
+    compute_output_shape.runs_placeholders = True  # call_symbolic then infers shapes and dtypes in one run
 
     # ----------------------------------------------------------------------------------- graph access
     def _node_tensors(self, attribute, node_index):

@@ -168,3 +168,109 @@ def _broadcast(weight, values):
     while weight.dim() < values.dim():
         weight = weight.unsqueeze(-1)
     return weight
+
+
+# ---------------------------------------------------------------------------- for a model's own train_step
+def _per_output_list(value, count):
+    if value is None:
+        return [None] * count
+    if isinstance(value, dict):
+        return list(value.values())
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def _as_tensors(values, like=None):
+    out = []
+    for value in values:
+        if value is None or isinstance(value, torch.Tensor):
+            out.append(value)
+        else:
+            device = like.device if isinstance(like, torch.Tensor) else None
+            out.append(torch.as_tensor(value, device=device))
+    return out
+
+
+class LossTracker:
+    """The running mean of one loss over the epoch ('loss' or '<output>_loss'), as a Keras metric object.
+
+    A view of the model's epoch sums (step.EpochMetrics), which fit's own steps update directly.
+    """
+
+    def __init__(self, epoch_metrics, name, index=None):
+        self._sums, self.name, self.index = epoch_metrics, name, index
+        self.stateful = True
+
+    @property
+    def variables(self):
+        return []
+
+    def result(self):
+        sums = self._sums
+        value = sums.loss_sum if self.index is None else sums.output_sums[self.index]
+        if value is None or not sums.count:
+            return torch.zeros(())
+        return value / sums.count
+
+    def reset_state(self):
+        self._sums.reset_losses()
+
+    reset_states = reset_state
+
+    def to(self, device):
+        return self
+
+
+class LossesContainer:
+    """`model.compiled_loss`: the losses `compile` configured, callable as tf-keras's.
+
+    `model.compiled_loss(y_true, y_pred, sample_weight=None, regularization_losses=None)` returns the total loss
+    (the weighted sum over outputs plus the given regularization losses) and adds it to the running means that
+    `model.metrics` reports ('loss', and '<output>_loss' for several outputs).
+    """
+
+    def __init__(self, model):
+        self._model = model
+
+    @property
+    def metrics(self):
+        model = self._model
+        sums = model._epoch_metrics
+        trackers = [LossTracker(sums, "loss")]
+        if len(model._output_specs) > 1:
+            trackers += [LossTracker(sums, f"{spec.name}_loss", spec.index) for spec in model._output_specs
+                         if spec.loss_fn is not None]
+        return trackers
+
+    def __call__(self, y_true, y_pred, sample_weight=None, regularization_losses=None):
+        from fitgen.engine.step import total_loss
+        specs = self._model._output_specs
+        outputs = _per_output_list(y_pred, len(specs))
+        y = _as_tensors(_per_output_list(y_true, len(specs)), outputs[0])
+        sw = _as_tensors(_per_output_list(sample_weight, len(specs)), outputs[0])
+        extra = [value if value.dim() == 0 else value.mean() for value in regularization_losses or []]
+        total, per_output = total_loss(specs, y, outputs, sw, extra)
+        size = next((int(t.shape[0]) for t in outputs if isinstance(t, torch.Tensor) and t.dim()), 1)
+        self._model._epoch_metrics.update_losses(size, total, per_output)
+        return total
+
+
+class MetricsContainer:
+    """`model.compiled_metrics`: the metrics `compile` configured; `update_state(y_true, y_pred, sample_weight)`."""
+
+    def __init__(self, model):
+        self._model = model
+
+    @property
+    def metrics(self):
+        return [m for spec in self._model._output_specs for m in spec.metrics + spec.weighted_metrics]
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        specs = self._model._output_specs
+        outputs = _per_output_list(y_pred, len(specs))
+        y = _as_tensors(_per_output_list(y_true, len(specs)), outputs[0])
+        sw = _as_tensors(_per_output_list(sample_weight, len(specs)), outputs[0])
+        self._model._epoch_metrics.update_metrics(y, outputs, sw)
+
+    def reset_state(self):
+        for metric in self.metrics:
+            metric.reset_state()

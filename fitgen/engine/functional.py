@@ -8,12 +8,17 @@ from fitgen.engine.keras_tensor import KerasTensor, flatten, map_structure
 
 
 class GraphNetwork:
-    """The nodes between `inputs` and `outputs`, in an order that can be executed."""
+    """The nodes between `inputs` and `outputs`, in an order that can be executed.
 
-    def __init__(self, inputs, outputs):
+    `extra_outputs` are tensors the graph also computes but that are not model outputs: the symbolic losses and
+    metrics added with `model.add_loss` / `model.add_metric`; `run` returns them after the outputs.
+    """
+
+    def __init__(self, inputs, outputs, extra_outputs=()):
         self.inputs = _as_tensor_list(inputs, "inputs")
         self.outputs = _as_tensor_list(outputs, "outputs")
-        nodes, layer_order = _nodes_in_topological_order(self.outputs)
+        self.extra_outputs = _as_tensor_list(list(extra_outputs), "added losses and metrics") if extra_outputs else []
+        nodes, layer_order = _nodes_in_topological_order(self.outputs + self.extra_outputs)
         self._check_connected(nodes)
         depths = _depths(nodes)
         by_depth = {}
@@ -40,7 +45,7 @@ class GraphNetwork:
         self._plan = [(node.layer, node, [slots[id(t)] for t in node.outputs],
                        isinstance(node.output_structure, KerasTensor)) for node in self.nodes]
         self._input_slots = [slots[id(t)] for t in self.inputs]
-        self._output_slots = [slots[id(t)] for t in self.outputs]
+        self._output_slots = [slots[id(t)] for t in self.outputs + self.extra_outputs]
 
     def _check_connected(self, nodes):
         available = {id(t) for t in self.inputs}
@@ -60,7 +65,7 @@ class GraphNetwork:
             available.update(id(t) for t in node.outputs)
 
     def run(self, inputs):
-        """Runs the graph on a list of torch tensors (model input order); returns the output list."""
+        """Runs the graph on a list of torch tensors (model input order); returns the outputs, then the extras."""
         values = [None] * len(self._slots)
         for slot, value in zip(self._input_slots, inputs):
             values[slot] = value

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from fitgen import backend
+from fitgen.engine.call_context import collect_losses
 
 
 class KerasTensor:
@@ -127,7 +128,8 @@ def infer_output_spec(layer, input_specs, args=(), kwargs=None, dtypes=None):
     was_training = layer.training
     layer.eval()
     try:
-        with torch.no_grad():
+        # Placeholder runs are not calls of the model: the losses they add are dropped.
+        with torch.no_grad(), collect_losses():
             for free_size in (3, 5):
                 placeholders = _map_shapes(lambda s, d: _placeholder(s, d, free_size), input_specs, dtypes)
                 device = next(iter(layer.parameters()), torch.zeros(())).device
@@ -236,8 +238,7 @@ def flatten_shapes(shapes):
 
 
 def _output_spec(layer, input_shapes, input_dtypes, args, kwargs):
-    from fitgen.engine.base_layer import Layer
-    own = type(layer).compute_output_shape is not Layer.compute_output_shape
+    own = not getattr(type(layer).compute_output_shape, "runs_placeholders", False)
     if own and not args and not kwargs:
         shapes = layer.compute_output_shape(_shapes_arg(input_shapes))
         shapes = _normalise_shapes(shapes)

@@ -10,6 +10,7 @@ from torch import nn
 from fitgen import backend
 from fitgen.engine.base_layer import Layer
 from fitgen.engine.functional import GraphNetwork
+from fitgen.engine.keras_tensor import KerasTensor
 from fitgen.engine.training import TrainingAPI
 
 
@@ -38,12 +39,15 @@ class Model(TrainingAPI, Layer):
         default = "model" if type(self) is Model else None
         super().__init__(name=name or (backend.unique_object_name(default) if default else None), **kwargs)
         self._graph = None
+        self._graph_losses = []   # symbolic tensors added with add_loss
+        self._graph_metrics = []  # (symbolic tensor, name, aggregation) added with add_metric
         self._init_training_state()
         if inputs is not None:
             self._init_graph(inputs, outputs)
 
     def _init_graph(self, inputs, outputs):
-        self._graph = GraphNetwork(inputs, outputs)
+        extras = list(self._graph_losses) + [tensor for tensor, _, _ in self._graph_metrics]
+        self._graph = GraphNetwork(inputs, outputs, extras)
         self._nested_inputs = inputs
         self._nested_outputs = outputs
         self._graph_layers = nn.ModuleList(self._graph.layers)
@@ -142,8 +146,61 @@ class Model(TrainingAPI, Layer):
         if self._graph is None:
             raise NotImplementedError(f"Model {self.name} has no graph: a subclassed model must implement "
                                       "`call(self, inputs, training=None)`.")
-        outputs = self._graph.run(self._inputs_as_list(inputs))
+        outputs = self._run_graph(self._inputs_as_list(inputs))
         return outputs[0] if len(outputs) == 1 else outputs
+
+    def _run_graph(self, inputs):
+        values = self._graph.run(inputs)
+        if not self._graph.extra_outputs:
+            return values
+        count = len(self._graph.outputs)
+        extras = values[count:]
+        losses = len(self._graph_losses)
+        for value in extras[:losses]:
+            self.add_loss(value)
+        for (_, name, aggregation), value in zip(self._graph_metrics, extras[losses:]):
+            self.add_metric(value, name=name, aggregation=aggregation)
+        return values[:count]
+
+    # ------------------------------------------------------------------------------- added losses/metrics
+    def add_loss(self, losses, inputs=None, **kwargs):
+        """Adds loss tensor(s) to the model's objective, as Keras's `Model.add_loss`.
+
+        On a functional model, a symbolic tensor computed from the model's inputs (e.g. a VAE's KL term built
+        with `fitgen.backend` ops) becomes part of the model: it is computed with every forward pass, added to
+        the training loss (its mean when not a scalar), and saved with the model's config. Anything else is
+        as `Layer.add_loss`.
+        """
+        items = losses if isinstance(losses, (list, tuple)) else [losses]
+        symbolic = [loss for loss in items if isinstance(loss, KerasTensor)]
+        if symbolic:
+            self._extend_graph_extras(symbolic, "add_loss")
+            self._graph_losses.extend(symbolic)
+            self._init_graph(self._nested_inputs, self._nested_outputs)
+        rest = [loss for loss in items if not isinstance(loss, KerasTensor)]
+        if rest:
+            super().add_loss(rest, inputs=inputs, **kwargs)
+
+    def add_metric(self, value, name=None, aggregation="mean"):
+        """Adds a metric tensor, logged under `name` as its running mean (tf.keras's `add_metric`).
+
+        On a functional model a symbolic tensor becomes part of the model, as with `add_loss`.
+        """
+        if isinstance(value, KerasTensor):
+            if not name:
+                raise ValueError("Please provide a name for your metric, e.g. `model.add_metric(value, name='kl')`.")
+            self._extend_graph_extras([value], "add_metric")
+            self._graph_metrics.append((value, name, aggregation))
+            self._init_graph(self._nested_inputs, self._nested_outputs)
+            return
+        super().add_metric(value, name=name, aggregation=aggregation)
+
+    def _extend_graph_extras(self, tensors, method):
+        if self._graph is None:
+            raise ValueError(f"`{method}` with a symbolic tensor needs a functional model built from the inputs the "
+                             f"tensor depends on; model {self.name!r} has no graph yet. Received: {tensors[0]!r}")
+        GraphNetwork(self._nested_inputs, self._nested_outputs, tensors)  # raises when not computable from inputs
+        self._train_step = None
 
     def _inputs_as_list(self, inputs):
         if isinstance(inputs, dict):
@@ -159,7 +216,7 @@ class Model(TrainingAPI, Layer):
     def _forward(self, inputs):
         """Runs the model on a list of torch tensors in input order; returns a list of output tensors."""
         if self._graph is not None:
-            return self._graph.run(inputs)
+            return self._run_graph(inputs)
         outputs = self(inputs[0] if len(inputs) == 1 else inputs)
         return list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
 

@@ -108,6 +108,8 @@ class Sequential(Model):
         self._extend_graph(self._stack)
 
     def _forward(self, inputs):
+        if self._graph is not None and self._graph.extra_outputs:
+            return self._run_graph(inputs)  # symbolic losses/metrics are computed by the graph
         x = inputs[0]
         for layer in self._modules["_stack"]._modules.values():  # plain dict walk: this runs every step
             x = layer(x)

@@ -1,12 +1,19 @@
-"""One batch on the device: train_step, test_step, predict_step, and the epoch's running metrics.
+"""One batch on the device: the built-in train, test and predict steps, and the epoch's running metrics.
 
 Kept as thin as a hand-written PyTorch loop: no host sync inside a step (the loss and every metric
 accumulate on the device; they are read only when the bar redraws, a callback asks, or the epoch ends).
+
+The loop drives a *runner* per call (`StepRunner`, `PredictRunner`, or `CustomStepRunner` for a model that
+overrides `train_step` / `test_step` / `predict_step`, tf-keras's customisation point), so every kind of step
+looks the same to it: `run(batch, size)`, then `results()` when logs are wanted.
 """
 import torch
 
+from fitgen._metrics.base import Mean
 from fitgen.callbacks.logs import MetricLogs
-from fitgen.engine.base_layer import GradientFlags, collect_losses
+from fitgen.engine import call_context
+from fitgen.engine.base_layer import GradientFlags
+from fitgen.engine.call_context import collect_losses, collected_loss_values
 from fitgen.engine.compile_utils import output_loss
 
 
@@ -14,7 +21,8 @@ def _regularized(model):
     return [(w, w.regularizer) for w in model.weights if w.regularizer is not None]
 
 
-def _total_loss(specs, regularized, y, outputs, sw, added_losses):
+def total_loss(specs, y, outputs, sw, extra_losses=()):
+    """(sum of loss_weight_k * loss_k + extra losses, [loss_k]) for one batch; ValueError when nothing to add."""
     total = None
     per_output = []
     for spec, y_true, y_pred, weight in zip(specs, y, outputs, sw):
@@ -25,15 +33,27 @@ def _total_loss(specs, regularized, y, outputs, sw, added_losses):
         per_output.append(value)
         scaled = value if spec.loss_weight == 1.0 else value * spec.loss_weight
         total = scaled if total is None else total + scaled
-    for weight, regularizer in regularized:
-        penalty = regularizer(weight.keras_view())
-        total = penalty if total is None else total + penalty
-    for extra in added_losses:
+    for extra in extra_losses:
         total = extra if total is None else total + extra
     if total is None:
         raise ValueError("No loss to compute: the model was compiled without a loss for any output that received "
-                         "target data. Provide `y` for the outputs that have a loss.")
+                         "target data, and no loss was added with `add_loss`. Provide `y` for the outputs that have a "
+                         "loss, or compile with one.")
     return total, per_output
+
+
+def _extra_losses(state, model, collected):
+    """Weight penalties, losses added outside any call (kept by the layers) and this batch's added losses."""
+    if state.get("persistent_version") != call_context.PERSISTENT_LOSSES[0]:
+        state["persistent_version"] = call_context.PERSISTENT_LOSSES[0]
+        state["persistent"] = [layer for layer in model._flatten_layers() if layer._own_losses]
+    if not (collected or state["regularized"] or state["persistent"]):
+        return ()
+    extra = [regularizer(weight.keras_view()) for weight, regularizer in state["regularized"]]
+    for layer in state["persistent"]:
+        extra.extend(call_context.as_loss_tensor(loss() if callable(loss) else loss) for loss in layer._own_losses)
+    extra.extend(collected_loss_values(collected))
+    return extra
 
 
 def make_train_step(model, forward=None, loss_scale=None):
@@ -71,12 +91,12 @@ def make_train_step(model, forward=None, loss_scale=None):
     def train_step(x, y, sw):
         if GradientFlags.owner is not state:
             follow_collected_weights()
-        with collect_losses() as added:
+        with collect_losses() as collected:
             outputs = forward(x)
-        if not state:
+        if "regularized" not in state:
             prepare()
         params, constrained = model._trainable_tensors, state["constrained"]
-        total, per_output = _total_loss(specs, state["regularized"], y, outputs, sw, added)
+        total, per_output = total_loss(specs, y, outputs, sw, _extra_losses(state, model, collected))
         for param in params:
             param.grad = None
         (total if loss_scale is None else total * loss_scale()).backward()
@@ -92,12 +112,12 @@ def make_train_step(model, forward=None, loss_scale=None):
 
 def make_test_step(model):
     specs = model._output_specs
-    regularized = _regularized(model)
+    state = {"regularized": _regularized(model)}
 
     def test_step(x, y, sw):
-        with torch.inference_mode(), collect_losses() as added:
+        with torch.inference_mode(), collect_losses() as collected:
             outputs = model._forward(x)
-            total, per_output = _total_loss(specs, regularized, y, outputs, sw, added)
+            total, per_output = total_loss(specs, y, outputs, sw, _extra_losses(state, model, collected))
         return total, per_output, outputs
 
     return test_step
@@ -105,9 +125,114 @@ def make_test_step(model):
 
 def make_predict_step(model):
     def predict_step(x):
-        with torch.inference_mode():
+        with torch.inference_mode(), collect_losses():  # losses added by the forward pass are not wanted here
             return model._forward(x)
     return predict_step
+
+
+# ------------------------------------------------------------------------------------------------- runners
+class StepRunner:
+    """Runs a built-in train or test step on each batch and keeps the epoch's running metrics.
+
+    Args:
+        step_fn: (x, y, sample_weight) -> (loss, per-output losses, outputs).
+        metrics: the `EpochMetrics` the batches accumulate into.
+        counts: optional zero-argument callable; False skips a batch in the metrics (a distributed stand-in).
+    """
+
+    def __init__(self, step_fn, metrics, counts=None):
+        self.step_fn, self.metrics, self.counts = step_fn, metrics, counts
+
+    def run(self, batch, size):
+        total, per_output, outputs = self.step_fn(*batch)
+        if self.counts is None or self.counts():
+            self.metrics.update(size, total, per_output, batch[1], outputs, batch[2])
+
+    def reset(self):
+        self.metrics.reset()
+
+    def results(self):
+        return self.metrics.results()
+
+    def get_state(self):
+        return self.metrics.get_state()
+
+    def set_state(self, state):
+        self.metrics.set_state(state)
+
+
+class PredictRunner:
+    """Runs the predict step on each batch; `run` returns the list of output tensors."""
+
+    def __init__(self, step_fn):
+        self.step_fn = step_fn
+
+    def run(self, batch, size):
+        return self.step_fn(batch[0])
+
+
+class CustomStepRunner:
+    """Runs a model's own `train_step(data)` / `test_step(data)` / `predict_step(data)` on each batch.
+
+    `data` is what tf-keras passes: `(x,)`, `(x, y)` or `(x, y, sample_weight)`, each a tensor for one
+    input/output or a list for several. The step returns its logs (a dict of metric results); the epoch's logs
+    are the last batch's, so running means over `model.metrics` (reset at each epoch) give epoch means.
+    """
+
+    def __init__(self, model, method, mode):
+        self.model, self.method, self.mode = model, method, mode
+        self.logs = {}
+        optimizer = model.optimizer
+        if mode == "train" and optimizer is not None and not optimizer.built and model.weights:
+            # Built for the compiled model's trainable weights, so a torch-style step can call
+            # `loss.backward()` then `self.optimizer.apply_gradients()`.
+            optimizer.build(model._collected_trainable_weights())
+
+    def run(self, batch, size):
+        data = pack_data(batch) if self.mode != "predict" else _packed(batch[0])
+        with collect_losses():
+            result = self.method(data)
+        if self.mode == "predict":
+            return list(result) if isinstance(result, (list, tuple)) else [result]
+        self.logs = result if result is not None else {}
+        return None
+
+    def reset(self):
+        self.model.reset_metrics()
+
+    def results(self):
+        return MetricLogs((name, _as_float(value)) for name, value in self.logs.items())
+
+    def get_state(self):
+        return {"metrics": [[v.detach().cpu().clone() for v in m.variables] for m in self.model.metrics],
+                "logs": dict(self.results())}
+
+    def set_state(self, state):
+        for metric, values in zip(self.model.metrics, state["metrics"]):
+            for variable, value in zip(metric.variables, values):
+                variable.copy_(value)
+        self.logs = dict(state["logs"])
+
+
+def _as_float(value):
+    if isinstance(value, torch.Tensor):
+        return value.detach().to(torch.float64).cpu().item() if value.numel() == 1 else value.detach().cpu().numpy()
+    return float(value) if isinstance(value, (int, float)) else value
+
+
+def _packed(tensors):
+    present = [t for t in tensors]
+    if all(t is None for t in present):
+        return None
+    return present[0] if len(present) == 1 else present
+
+
+def pack_data(batch):
+    """A batch of aligned lists as tf-keras's `data`: (x,), (x, y) or (x, y, sample_weight)."""
+    x, y, sw = (_packed(group) for group in batch)
+    if sw is not None:
+        return x, y, sw
+    return (x, y) if y is not None else (x,)
 
 
 class EpochMetrics:
@@ -118,41 +243,58 @@ class EpochMetrics:
         self.metrics_names = metrics_names
         self.multi = len(specs) > 1
         self.has_metrics = any(spec.metrics or spec.weighted_metrics for spec in specs)
+        self.added = {}  # name -> Mean of the values given to `add_metric`, in the order first seen
         self.reset()
 
     def reset(self):
+        self.reset_losses()
+        for metric in self._all_metrics():
+            metric.reset_state()
+
+    def add_value(self, name, value):
+        """One `add_metric` value: its running mean is logged under `name` after the compiled metrics."""
+        metric = self.added.get(name)
+        if metric is None:
+            metric = self.added[name] = Mean(name=name)
+        with torch.no_grad():
+            metric.update_state(value.detach() if isinstance(value, torch.Tensor) else value)
+
+    def reset_losses(self):
         self.loss_sum = None
         self.output_sums = [None] * len(self.specs)
         self.count = 0
-        for spec in self.specs:
-            for metric in spec.metrics + spec.weighted_metrics:
-                metric.reset_state()
 
     def update(self, batch_size, total, per_output, y, outputs, sw):
+        self.update_losses(batch_size, total, per_output)
+        if self.has_metrics:
+            self.update_metrics(y, outputs, sw)
+
+    def update_losses(self, batch_size, total, per_output):
         # In-place accumulation on the device: no host sync, no graph (the steps return detached losses).
         if self.loss_sum is None:
             # float32 running sums, as tf-keras's Mean metrics keep them
             self.loss_sum = torch.zeros((), dtype=total.dtype, device=total.device)
-        self.loss_sum.add_(total, alpha=batch_size)
+        self.loss_sum.add_(total.detach(), alpha=batch_size)
         if self.multi:
             for index, value in enumerate(per_output):
                 if value is not None:
                     if self.output_sums[index] is None:
                         self.output_sums[index] = torch.zeros_like(self.loss_sum)
                     self.output_sums[index].add_(value.detach(), alpha=batch_size)
-        if self.has_metrics:
-            with torch.no_grad():
-                for spec in self.specs:
-                    if not (spec.metrics or spec.weighted_metrics):
-                        continue
-                    y_true, y_pred = y[spec.index], outputs[spec.index].detach()
-                    if y_true is None:
-                        continue
-                    for metric in spec.metrics:
-                        metric.update_state(y_true, y_pred)
-                    for metric in spec.weighted_metrics:
-                        metric.update_state(y_true, y_pred, sample_weight=sw[spec.index])
         self.count += batch_size
+
+    def update_metrics(self, y, outputs, sw):
+        with torch.no_grad():
+            for spec in self.specs:
+                if not (spec.metrics or spec.weighted_metrics):
+                    continue
+                y_true, y_pred = y[spec.index], outputs[spec.index].detach()
+                if y_true is None:
+                    continue
+                for metric in spec.metrics:
+                    metric.update_state(y_true, y_pred)
+                for metric in spec.weighted_metrics:
+                    metric.update_state(y_true, y_pred, sample_weight=sw[spec.index])
 
     def get_state(self):
         """The running sums (for BackupAndRestore), as CPU tensors."""
@@ -175,20 +317,30 @@ class EpochMetrics:
                 variable.copy_(value)
 
     def _all_metrics(self):
-        return [m for spec in self.specs for m in spec.metrics + spec.weighted_metrics]
+        return [m for spec in self.specs for m in spec.metrics + spec.weighted_metrics] + list(self.added.values())
 
-    def results(self):
-        """The epoch's values so far as Python floats, in metrics_names order (one host sync)."""
-        if not self.count:
-            return MetricLogs()
-        values = [self.loss_sum / self.count]
-        if self.multi:
+    def result_tensors(self):
+        """The epoch's values so far as (name, 0-d tensor) pairs (no host sync), in metrics_names order."""
+        if not self.count and not self.added:
+            return []
+        values = [self.loss_sum / self.count] if self.count else []
+        if self.multi and self.count:
             values += [s / self.count for s in self.output_sums if s is not None]
         for spec in self.specs:
             values += [m.result() for m in spec.metrics + spec.weighted_metrics]
+        names = self.metrics_names if self.count else self.metrics_names[len(self.metrics_names) - len(values):]
+        pairs = list(zip(names, values))
+        pairs += [(name, metric.result()) for name, metric in self.added.items()]
+        return pairs
+
+    def results(self):
+        """The epoch's values so far as Python floats, in metrics_names order (one host sync)."""
+        pairs = self.result_tensors()
+        if not pairs:
+            return MetricLogs()
         values = torch.stack([v.detach().to(torch.float64).reshape(()).cpu() if isinstance(v, torch.Tensor)
-                              else torch.tensor(float(v), dtype=torch.float64) for v in values]).tolist()
-        return MetricLogs(zip(self.metrics_names, values))
+                              else torch.tensor(float(v), dtype=torch.float64) for _, v in pairs]).tolist()
+        return MetricLogs(zip((name for name, _ in pairs), values))
 
 
 def batch_size_of(x):

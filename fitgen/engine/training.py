@@ -1,5 +1,6 @@
 """compile and the training front doors: fit, evaluate, predict, the *_on_batch methods and the *_generator
-aliases. Each one builds an adapter for the data and a callback list, then hands both to the one loop.
+aliases, which hand their data to the trainer (trainer.py); and the customisation points of tf.keras 2.2+:
+`train_step`, `test_step`, `predict_step`, with `compiled_loss`, `compiled_metrics` and `metrics`.
 """
 import warnings
 
@@ -8,9 +9,13 @@ import numpy as np
 from fitgen import backend
 from fitgen import optimizers as optimizers_module
 from fitgen.data import adapter as data_adapter
-from fitgen.engine import compile_utils
+from fitgen.data import structure
+from fitgen.data.batch import BatchFinisher, as_tensor
+from fitgen.engine import compile_utils, trainer
 from fitgen.engine.base_layer import GradientFlags
-from fitgen.engine.step import EpochMetrics, make_predict_step, make_test_step, make_train_step
+from fitgen.engine.call_context import metrics_sink
+from fitgen.engine.step import (CustomStepRunner, EpochMetrics, PredictRunner, StepRunner, batch_size_of,
+                                make_predict_step, make_test_step, make_train_step)
 
 _NOT_COMPILED = "You must compile your model before training/testing. Use `model.compile(optimizer, loss)`."
 
@@ -25,6 +30,7 @@ class TrainingAPI:
         self.stop_training = False
         self.history = None
         self._output_specs = None
+        self._epoch_metrics = None
         self._train_step = None
 
     # ----------------------------------------------------------------------------------------- compile
@@ -79,23 +85,47 @@ class TrainingAPI:
             for metric in spec.metrics + spec.weighted_metrics:
                 if hasattr(metric, "to"):
                     metric.to(self._device())
+        self._epoch_metrics = EpochMetrics(self._output_specs, compile_utils.metrics_names(self._output_specs))
 
     @property
     def metrics_names(self):
-        """['loss', '<output>_loss'..., metric names...] in the order evaluate/train_on_batch return values."""
+        """['loss', '<output>_loss'..., metric names..., added metrics...] in the order evaluate and
+        train_on_batch return values."""
         if not self.compiled or self._output_specs is None:
             return []
-        return compile_utils.metrics_names(self._output_specs)
+        names = compile_utils.metrics_names(self._output_specs)
+        names += [name for _, name, _ in self._graph_metrics if name not in names]
+        return names + [name for name in self._epoch_metrics.added if name not in names]
+
+    @property
+    def compiled_loss(self):
+        """The losses `compile` configured, callable as `compiled_loss(y_true, y_pred, sample_weight=None,
+        regularization_losses=None)` inside a custom `train_step` (tf.keras's)."""
+        return compile_utils.LossesContainer(self) if self._output_specs is not None else None
+
+    @property
+    def compiled_metrics(self):
+        """The metrics `compile` configured: `compiled_metrics.update_state(y_true, y_pred, sample_weight=None)`."""
+        return compile_utils.MetricsContainer(self) if self._output_specs is not None else None
 
     @property
     def metrics(self):
+        """The model's metric objects: the loss trackers, the compiled metrics and those added with `add_metric`;
+        each epoch of fit (and each evaluate) starts by resetting them."""
         if self._output_specs is None:
             return []
-        return [m for spec in self._output_specs for m in spec.metrics + spec.weighted_metrics]
+        return (self.compiled_loss.metrics + self.compiled_metrics.metrics
+                + list(self._epoch_metrics.added.values()))
 
     def reset_metrics(self):
+        if self._epoch_metrics is not None:
+            self._epoch_metrics.reset()
         for metric in self.metrics:
             metric.reset_state()
+
+    def _overrides(self, method):
+        """True when the model's class defines its own `train_step` / `test_step` / `predict_step`."""
+        return getattr(type(self), method) is not getattr(TrainingAPI, method)
 
     def _device(self):
         for tensor in self.parameters():
@@ -181,14 +211,13 @@ class TrainingAPI:
             RuntimeError: the model was never compiled.
             ValueError: data that does not fit the model, with the argument and the shapes named.
         """
-        from fitgen.engine import fit_loop
         if "nb_epoch" in kwargs:
             import warnings
             warnings.warn("The `nb_epoch` argument in `fit` has been renamed `epochs`.", stacklevel=2)
             epochs = kwargs.pop("nb_epoch")
         if kwargs:
             raise TypeError(f"Unrecognized keyword arguments: {sorted(kwargs)}")
-        return fit_loop.fit(self, x=x, y=y, batch_size=batch_size, epochs=epochs, verbose=verbose,
+        return trainer.fit(self, x=x, y=y, batch_size=batch_size, epochs=epochs, verbose=verbose,
                             callbacks=callbacks, validation_split=validation_split,
                             validation_data=validation_data, shuffle=shuffle, class_weight=class_weight,
                             sample_weight=sample_weight, initial_epoch=initial_epoch,
@@ -203,8 +232,7 @@ class TrainingAPI:
 
         Each value is the sample-count weighted mean over batches (metrics: running means over the data).
         """
-        from fitgen.engine import fit_loop
-        return fit_loop.evaluate(self, x, y, batch_size=batch_size, verbose=verbose, sample_weight=sample_weight,
+        return trainer.evaluate(self, x, y, batch_size=batch_size, verbose=verbose, sample_weight=sample_weight,
                                  steps=steps, callbacks=callbacks, max_queue_size=max_queue_size,
                                  workers=workers, use_multiprocessing=use_multiprocessing,
                                  return_dict=return_dict, timeout=timeout)
@@ -212,56 +240,100 @@ class TrainingAPI:
     def predict(self, x, batch_size=None, verbose=0, steps=None, callbacks=None, max_queue_size=10, workers=1,
                 use_multiprocessing=False, timeout=None):
         """Generates output predictions: a NumPy array, or a list of arrays for several outputs."""
-        from fitgen.engine import fit_loop
-        return fit_loop.predict(self, x, batch_size=batch_size, verbose=verbose, steps=steps,
+        return trainer.predict(self, x, batch_size=batch_size, verbose=verbose, steps=steps,
                                 callbacks=callbacks, max_queue_size=max_queue_size, workers=workers,
                                 use_multiprocessing=use_multiprocessing, timeout=timeout)
 
     # ------------------------------------------------------------------------------------ on_batch
-    def _one_batch(self, x, y, sample_weight, class_weight):
-        self._assert_compiled()
+    def _one_batch(self, x, y, sample_weight, class_weight, check_targets=True):
         self._prepare_for(x)
-        adapter = data_adapter.array_adapter(self, x, y, sample_weight, batch_size=None, shuffle=False,
-                                             steps=None, class_weight=class_weight)
+        adapter = data_adapter.array_adapter(self, x, y, sample_weight, batch_size=None, shuffle=False, steps=None,
+                                             class_weight=class_weight, check_targets=check_targets, workers=0)
         adapter.batch_size = adapter.num_samples
         return next(iter(adapter.epoch_batches()))
 
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, reset_metrics=True,
                        return_dict=False):
-        """One gradient update on exactly this batch; returns its loss (and metrics) before the update."""
+        """One gradient update on exactly this batch; returns its loss (and metrics) before the update.
+
+        With `reset_metrics=False` the metrics accumulate over successive calls (until the next reset).
+        """
+        self._assert_compiled()
         batch = self._one_batch(x, y, sample_weight, class_weight)
-        step = self._make_train_step()
         self.train()
-        metrics = self._batch_metrics(reset_metrics)
-        total, per_output, outputs = step(*batch)
-        metrics.update(int(batch[0][0].shape[0]), total, per_output, batch[1], outputs, batch[2])
-        return _format_results(metrics.results(), self.metrics_names, return_dict)
+        runner = (CustomStepRunner(self, self.train_step, "train") if self._overrides("train_step")
+                  else StepRunner(self._make_train_step(), self._epoch_metrics))
+        return self._run_one_batch(runner, batch, reset_metrics, return_dict)
 
     def test_on_batch(self, x, y=None, sample_weight=None, reset_metrics=True, return_dict=False):
         """Loss and metrics on one batch, in inference mode, with no update."""
+        self._assert_compiled()
         batch = self._one_batch(x, y, sample_weight, None)
         self.eval()
-        metrics = self._batch_metrics(reset_metrics)
-        total, per_output, outputs = make_test_step(self)(*batch)
-        metrics.update(int(batch[0][0].shape[0]), total, per_output, batch[1], outputs, batch[2])
-        return _format_results(metrics.results(), self.metrics_names, return_dict)
+        runner = (CustomStepRunner(self, self.test_step, "test") if self._overrides("test_step")
+                  else StepRunner(make_test_step(self), self._epoch_metrics))
+        return self._run_one_batch(runner, batch, reset_metrics, return_dict)
+
+    def _run_one_batch(self, runner, batch, reset_metrics, return_dict):
+        if reset_metrics:
+            self.reset_metrics()
+        with metrics_sink(self._epoch_metrics):
+            runner.run(batch, batch_size_of(batch[0]))
+        return _format_results(runner.results(), self.metrics_names, return_dict)
 
     def predict_on_batch(self, x):
         """Predictions for one batch: an array, or a list of arrays for several outputs."""
-        self._prepare_for(x)
-        adapter = data_adapter.array_adapter(self, x, None, None, batch_size=None, shuffle=False, steps=None,
-                                             class_weight=None, check_targets=False)
-        adapter.batch_size = adapter.num_samples
-        batch = next(iter(adapter.epoch_batches()))
+        batch = self._one_batch(x, None, None, None, check_targets=False)
         self.eval()
-        outputs = make_predict_step(self)(batch[0])
-        arrays = [o.detach().cpu().numpy() for o in outputs]
+        runner = (CustomStepRunner(self, self.predict_step, "predict") if self._overrides("predict_step")
+                  else PredictRunner(make_predict_step(self)))
+        arrays = [o.detach().cpu().numpy() for o in runner.run(batch, batch_size_of(batch[0]))]
         return arrays[0] if len(arrays) == 1 else arrays
 
-    def _batch_metrics(self, reset):
-        if reset or getattr(self, "_on_batch_metrics", None) is None:
-            self._on_batch_metrics = EpochMetrics(self._output_specs, self.metrics_names)
-        return self._on_batch_metrics
+    # ------------------------------------------------------------------------ customisation points
+    def train_step(self, data):
+        """One training batch; override it to customise what `fit` does (tf.keras 2.2+'s customisation point).
+
+        Args:
+            data: `(x,)`, `(x, y)` or `(x, y, sample_weight)`: tensors on the model's device, each a tensor for
+                one input/output or a list for several.
+
+        Returns:
+            A dict of log values (metric name -> result), e.g. `{m.name: m.result() for m in self.metrics}`.
+
+        An override computes the loss itself (`self.compiled_loss(y, y_pred, regularization_losses=self.losses)`
+        or any torch code), updates the weights (`self.optimizer.minimize(loss, self.trainable_weights)`, or
+        `loss.backward()` then `self.optimizer.apply_gradients()` once the optimizer is built, or
+        `apply_gradients(zip(grads, variables))`), updates `self.compiled_metrics` and returns the logs. fit,
+        fit_generator and train_on_batch call it for every batch; under torchrun the optimizer steps average
+        the gradients over the ranks.
+        """
+        batch = self._batch_from_data(data)
+        total, per_output, outputs = self._make_train_step()(*batch)
+        self._epoch_metrics.update(batch_size_of(batch[0]), total, per_output, batch[1], outputs, batch[2])
+        return dict(self._epoch_metrics.result_tensors())
+
+    def test_step(self, data):
+        """One evaluation batch (override to customise `evaluate` and validation); returns a dict of logs."""
+        batch = self._batch_from_data(data)
+        total, per_output, outputs = make_test_step(self)(*batch)
+        self._epoch_metrics.update(batch_size_of(batch[0]), total, per_output, batch[1], outputs, batch[2])
+        return dict(self._epoch_metrics.result_tensors())
+
+    def predict_step(self, data):
+        """One prediction batch (override to customise `predict`); returns the output tensor(s)."""
+        x = data[0] if isinstance(data, tuple) and len(data) in (1, 2, 3) else data
+        outputs = make_predict_step(self)(self._batch_from_data((x,))[0])
+        return outputs[0] if len(outputs) == 1 else outputs
+
+    def _batch_from_data(self, data):
+        """tf-keras's `data` -> (x_list, y_list, sample_weight_list) of tensors in the model's dtypes."""
+        x, y, sample_weight = structure.unpack_batch(data if isinstance(data, tuple) else (data,))
+        self._prepare_for(x)
+        groups = (structure.align(x, self.input_names, "x"),
+                  structure.align(y, self.output_names, "y", allow_missing=True),
+                  data_adapter.sample_weight_list(self, sample_weight))
+        return BatchFinisher(self).finish(*([None if a is None else as_tensor(a) for a in group] for group in groups))
 
     # ---------------------------------------------------------------------------------- generators
     def fit_generator(self, generator, steps_per_epoch=None, epochs=1, verbose=1, callbacks=None,
@@ -274,26 +346,24 @@ class TrainingAPI:
         `use_multiprocessing=True`) fill a queue of at most `max_queue_size` batches; `workers=0` runs it in
         the main thread. A plain generator is never run twice (no duplicated data).
         """
-        from fitgen.engine import fit_loop
-        generator_kwargs = fit_loop.legacy_generator_kwargs(kwargs, generator)
+        generator_kwargs = trainer.legacy_generator_kwargs(kwargs, generator)
         steps_per_epoch = generator_kwargs.pop("steps_per_epoch", steps_per_epoch)
         epochs = generator_kwargs.pop("epochs", epochs)
         validation_steps = generator_kwargs.pop("validation_steps", validation_steps)
         workers = generator_kwargs.pop("workers", workers)
         use_multiprocessing = generator_kwargs.pop("use_multiprocessing", use_multiprocessing)
         max_queue_size = generator_kwargs.pop("max_queue_size", max_queue_size)
-        return fit_loop.fit(self, x=generator, steps_per_epoch=steps_per_epoch, epochs=epochs, verbose=verbose,
+        return trainer.fit(self, x=generator, steps_per_epoch=steps_per_epoch, epochs=epochs, verbose=verbose,
                             callbacks=callbacks, validation_data=validation_data,
                             validation_steps=validation_steps, validation_freq=validation_freq,
                             class_weight=class_weight, max_queue_size=max_queue_size, workers=workers,
                             use_multiprocessing=use_multiprocessing, shuffle=shuffle, initial_epoch=initial_epoch,
-                            generator_api=True, timeout=timeout, **generator_kwargs)
+                            timeout=timeout, **generator_kwargs)
 
     def evaluate_generator(self, generator, steps=None, callbacks=None, max_queue_size=10, workers=1,
                            use_multiprocessing=False, verbose=0, timeout=None, **kwargs):
         """Evaluates on batches from a generator or Sequence: the sample-weighted mean over all batches."""
-        from fitgen.engine import fit_loop
-        legacy = fit_loop.legacy_generator_kwargs(kwargs, generator)
+        legacy = trainer.legacy_generator_kwargs(kwargs, generator)
         steps = legacy.pop("steps", steps)
         return self.evaluate(generator, steps=steps, callbacks=callbacks, max_queue_size=max_queue_size,
                              workers=legacy.pop("workers", workers),
@@ -303,8 +373,7 @@ class TrainingAPI:
     def predict_generator(self, generator, steps=None, callbacks=None, max_queue_size=10, workers=1,
                           use_multiprocessing=False, verbose=0, timeout=None, **kwargs):
         """Predictions for the batches of a generator or Sequence, concatenated in order."""
-        from fitgen.engine import fit_loop
-        legacy = fit_loop.legacy_generator_kwargs(kwargs, generator)
+        legacy = trainer.legacy_generator_kwargs(kwargs, generator)
         steps = legacy.pop("steps", steps)
         return self.predict(generator, steps=steps, callbacks=callbacks, max_queue_size=max_queue_size,
                             workers=legacy.pop("workers", workers),

@@ -10,6 +10,7 @@ Subclasses only say which slots they keep (`_slot_specs`) and how one step chang
   update, `iterations += 1`. Variables whose gradient is None are skipped.
 - `get_weights()`: `[iteration]` then the slots in tf-keras's creation order, in Keras layout.
 """
+import contextlib
 import math
 import re
 
@@ -18,6 +19,21 @@ import torch
 
 from fitgen import backend
 from fitgen.optimizers import schedules as schedules_module
+
+# While a distributed fit runs a model's own train_step, every optimizer step first averages the gradients
+# over the ranks with the innermost of these (see fitgen.distribute.ddp.aggregating_gradients).
+_AGGREGATORS = []
+
+
+@contextlib.contextmanager
+def gradient_aggregation(aggregate):
+    """Within the block, `apply_gradients` passes the gradient list through `aggregate(grads) -> grads` first."""
+    _AGGREGATORS.append(aggregate)
+    try:
+        yield
+    finally:
+        _AGGREGATORS.pop()
+
 
 # Keys tf-keras 2.21 writes into every optimizer config; accepted by every constructor.
 _IGNORED_CONFIG_KEYS = ("is_legacy_optimizer", "mesh")
@@ -199,20 +215,57 @@ class Optimizer:
             lr = lr / (1.0 + self.decay * step)
         return lr
 
+    def minimize(self, loss, var_list, tape=None):
+        """Computes the gradients of `loss` for `var_list` and applies them (tf.keras's `minimize`).
+
+        Args:
+            loss: a scalar tensor, or a zero-argument callable returning one.
+            var_list: the variables to update (e.g. `model.trainable_weights`), or a callable returning them.
+            tape: accepted for tf.keras compatibility; torch's autograd records the graph itself.
+        """
+        loss = loss() if callable(loss) else loss
+        var_list = list(var_list() if callable(var_list) else var_list)
+        grads = torch.autograd.grad(loss, [_tensor_of(v) for v in var_list], allow_unused=True)
+        self.apply_gradients(zip(grads, var_list))
+
+    def zero_grad(self):
+        """Clears the `.grad` of every built variable (before `loss.backward()` in a torch-style train_step)."""
+        for param in self._params if self._variables is not None else []:
+            param.grad = None
+
+    def get_gradients(self, loss, params):
+        """The gradients of `loss` for `params` (Keras 2's `get_gradients`; the graph is kept for more calls)."""
+        grads = torch.autograd.grad(loss, [_tensor_of(p) for p in params], retain_graph=True, allow_unused=True)
+        return list(grads)
+
     @torch.no_grad()
-    def apply_gradients(self):
-        """One step from each built variable's `tensor.grad` (None: skipped); then `iterations += 1`.
+    def apply_gradients(self, grads_and_vars=None, name=None, experimental_aggregate_gradients=True):
+        """One update step; then `iterations += 1`.
+
+        Args:
+            grads_and_vars: (gradient, variable) pairs, as tf.keras takes them: the variables are a model's
+                weights (or their tensors); the first call builds the optimizer for them. None (fitgen's own
+                steps) reads each built variable's `tensor.grad`, as left by `loss.backward()`.
+            name, experimental_aggregate_gradients: accepted for tf.keras compatibility.
+
+        Variables whose gradient is None are skipped.
 
         Raises:
-            ValueError: if the optimizer is not built, or no variable has a gradient.
+            ValueError: if the optimizer is not built (and no pairs were given), a variable is not one it was
+                built for, or no variable has a gradient.
         """
-        if self._variables is None:
+        if grads_and_vars is not None:
+            grads = self._gradients_for(list(grads_and_vars))
+        elif self._variables is None:
             raise ValueError(f"Optimizer {self.name!r} must be built with `optimizer.build(variables)` before "
-                             "`apply_gradients()`.")
+                             "`apply_gradients()`, or be given (gradient, variable) pairs.")
+        else:
+            grads = [p.grad for p in self._params]
         if not self._params:
             return
+        if _AGGREGATORS and experimental_aggregate_gradients:
+            grads = _AGGREGATORS[-1](grads)
         params = self._params
-        grads = [p.grad for p in params]
         indices = None
         if any(g is None for g in grads):
             indices = [i for i, g in enumerate(grads) if g is not None]
@@ -234,6 +287,22 @@ class Optimizer:
                 torch._foreach_add_(decayed, decayed, alpha=-self.weight_decay * lr)
         self._update(params, grads, slots, lr, step)
         self._iterations.assign(step + 1)
+
+    def _gradients_for(self, pairs):
+        """Gradients aligned with the built variables, building the optimizer for `pairs`' variables first."""
+        variables = [variable for _, variable in pairs]
+        if self._variables is None:
+            self.build([v if hasattr(v, "tensor") else _TensorVariable(v, i) for i, v in enumerate(variables)])
+        position = {id(p): i for i, p in enumerate(self._params)}
+        grads = [None] * len(self._params)
+        for grad, variable in pairs:
+            index = position.get(id(_tensor_of(variable)))
+            if index is None:
+                raise ValueError(f"Optimizer {self.name!r} was built for the variables "
+                                 f"{[v.name for v in self._variables]}; it cannot update "
+                                 f"{getattr(variable, 'name', None) or tuple(_tensor_of(variable).shape)}.")
+            grads[index] = grad
+        return grads
 
     def _clip(self, grads):
         # In place, like torch.nn.utils.clip_grad_norm_; all on the device (no host sync).
@@ -397,3 +466,22 @@ def _variable_name(variable):
     """`dense/kernel`: a LayerWeight's path (its `.name` is Keras's user-facing `dense/kernel:0`)."""
     name = getattr(variable, "path", None) or variable.name
     return name[:-2] if name.endswith(":0") else name
+
+
+def _tensor_of(variable):
+    """The torch tensor behind a variable: a LayerWeight's `.tensor`, or the tensor itself."""
+    return variable.tensor if hasattr(variable, "tensor") else variable
+
+
+class _TensorVariable:
+    """A bare torch tensor given to `apply_gradients`/`minimize`, seen as a variable with Keras's layout."""
+
+    def __init__(self, tensor, index):
+        self.tensor = tensor
+        self.name = f"variable_{index}:0" if index else "variable:0"
+
+    def to_keras(self, tensor):
+        return tensor
+
+    def from_keras(self, tensor):
+        return tensor

@@ -48,8 +48,16 @@ def functional_config(model, serialize_layer):
         entry["inbound_nodes"] = [_serialize_node(node, ref) for node in layer._inbound_nodes
                                   if id(node) in in_model and node.inbound_tensors]
         layers.append(entry)
-    return {"name": model.name, "trainable": model.trainable, "layers": layers,
-            "input_layers": _io_refs(model._nested_inputs, ref), "output_layers": _io_refs(model._nested_outputs, ref)}
+    config = {"name": model.name, "trainable": model.trainable, "layers": layers,
+              "input_layers": _io_refs(model._nested_inputs, ref),
+              "output_layers": _io_refs(model._nested_outputs, ref)}
+    # fitgen's own keys: the symbolic losses and metrics added with add_loss / add_metric.
+    if model._graph_losses:
+        config["added_losses"] = [ref(tensor) for tensor in model._graph_losses]
+    if model._graph_metrics:
+        config["added_metrics"] = [[ref(tensor), name, aggregation]
+                                   for tensor, name, aggregation in model._graph_metrics]
+    return config
 
 
 def _io_refs(structure, ref):
@@ -108,7 +116,8 @@ class _NotReady(Exception):
 
 
 def reconstruct(config, custom_objects, deserialize_layer):
-    """(input tensors, output tensors) of a functional config, with every layer created and connected.
+    """(input tensors, output tensors, added) of a functional config, with every layer created and connected;
+    `added` holds the symbolic losses ('losses') and (tensor, name, aggregation) metrics ('metrics') to add.
 
     Raises:
         ValueError: for duplicate or unknown layer names, malformed node data, or a graph that cannot be
@@ -174,8 +183,11 @@ def reconstruct(config, custom_objects, deserialize_layer):
             raise ValueError(f"Improper model config: the model input/output {value} refers to a layer call "
                              "that the config does not define.") from None
 
+    added = {"losses": [endpoint(value) for value in config.get("added_losses") or []],
+             "metrics": [(endpoint(value), name, aggregation)
+                         for value, name, aggregation in config.get("added_metrics") or []]}
     return (_endpoints(config.get("input_layers"), endpoint, "input_layers"),
-            _endpoints(config.get("output_layers"), endpoint, "output_layers"))
+            _endpoints(config.get("output_layers"), endpoint, "output_layers"), added)
 
 
 def _endpoints(structure, endpoint, key):

@@ -241,11 +241,15 @@ def model_from_config_dict(cls, config, custom_objects=None):
         raise ValueError(f"Improper model config: expected a dict with 'layers' (and 'input_layers', "
                          f"'output_layers' for a functional model). Received: {str(config)[:200]}")
     with generic_utils.CustomObjectScope(custom_objects or {}):
-        inputs, outputs = graph_config.reconstruct(config, custom_objects, deserialize_layer)
+        inputs, outputs, added = graph_config.reconstruct(config, custom_objects, deserialize_layer)
         if issubclass(cls, Sequential):
             from fitgen.engine.model import Model
             cls = Model
         model = cls(inputs=inputs, outputs=outputs, name=config.get("name"))
+        if added["losses"]:
+            model.add_loss(added["losses"])
+        for tensor, name, aggregation in added["metrics"]:
+            model.add_metric(tensor, name=name, aggregation=aggregation)
     if config.get("trainable") is False:
         model.trainable = False
     return model

@@ -62,6 +62,41 @@ def train_batchnorm(batch_size):
     return model.get_weights()
 
 
+def train_custom_step(batch_size):
+    """A model with its own train_step (tf-keras's guide): gradients averaged over ranks by its optimizer."""
+    from fitgen.engine.input_layer import Input
+    from fitgen.engine.model import Model
+    from fitgen.optimizers import SGD
+
+    class CustomStep(Model):
+        def train_step(self, data):
+            x, y = data
+            y_pred = self(x, training=True)
+            loss = self.compiled_loss(y, y_pred)
+            self.optimizer.minimize(loss, self.trainable_weights)
+            return {"loss": loss}
+
+    (x, y), _ = data()
+    backend.clear_session()
+    backend.set_random_seed(1234)
+    inputs = Input((6,))
+    model = CustomStep(inputs, Dense(3, activation="softmax")(Dense(16, activation="relu")(inputs)))
+    model.compile(SGD(learning_rate=0.2, momentum=0.5), "sparse_categorical_crossentropy")
+    model.fit(x, y, batch_size=batch_size, epochs=2, shuffle=True, verbose=0)
+    return model.get_weights()
+
+
+def train_custom_gan():
+    """The guide's GAN (random noise differs per rank): every rank must keep the same weights."""
+    from tests.engine.test_custom_train_step import make_gan
+    backend.clear_session()
+    backend.set_random_seed(5)
+    gan = make_gan()
+    (x, _), _ = data()
+    gan.fit(x[:, :4], batch_size=8, epochs=1, verbose=0)
+    return gan.get_weights()
+
+
 class IndexSequence(Sequence):
     """Batch i holds the value i in every row, so a step's batch tells which index it came from."""
 
@@ -78,9 +113,9 @@ class IndexSequence(Sequence):
 
 def sequence_indices(model, context):
     """This rank's trained (non-stand-in) Sequence indices for epochs 0 and 1."""
-    from fitgen.data import stream
+    from fitgen.data.adapter import get_adapter
     from fitgen.distribute import sharding
-    adapter = stream.stream_adapter(model, IndexSequence(), shuffle=True, workers=0)
+    adapter = get_adapter(model, IndexSequence(), shuffle=True, workers=0)
     sharded = sharding.shard(context, adapter, True)
     epochs = []
     try:
@@ -120,6 +155,8 @@ def scenario_main(out_dir):
         np.savez(os.path.join(out_dir, "checkpoint.npz"), *model.get_weights())
     results["sequence"], results["sequence_steps"] = sequence_indices(model, context)
     results["batchnorm"] = [w.tolist() for w in train_batchnorm(batch_size=10)]
+    results["custom_step"] = [w.tolist() for w in train_custom_step(batch_size=10)]
+    results["custom_gan"] = [w.tolist() for w in train_custom_gan()]
     (x, y), _ = data()
     stopper = StopOnRankOne()
     stopped = build_model().fit(x, y, batch_size=10, epochs=3, verbose=0, callbacks=[stopper])

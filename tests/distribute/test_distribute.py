@@ -182,3 +182,17 @@ def test_bad_timeout_is_rejected(monkeypatch):
     monkeypatch.setenv(context.TIMEOUT_ENV, "soon")
     with pytest.raises(ValueError, match="FITGEN_DIST_TIMEOUT"):
         context._timeout()
+
+
+def test_a_models_own_train_step_trains_like_one_process_of_batch_2b(two_ranks):
+    ranks, _ = two_ranks
+    expected = worker.train_custom_step(batch_size=20)
+    for rank in ranks:  # the optimizer averaged the gradients over the ranks
+        for got, want in zip(rank["custom_step"], expected):
+            np.testing.assert_allclose(np.array(got), want, rtol=1e-4, atol=1e-5)
+
+
+def test_the_guide_gan_keeps_every_rank_in_step(two_ranks):
+    ranks, _ = two_ranks
+    for got, want in zip(ranks[1]["custom_gan"], ranks[0]["custom_gan"]):
+        np.testing.assert_allclose(np.array(got), np.array(want), rtol=1e-6, atol=1e-7)

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 import fitgen
-from fitgen.callbacks import Callback
+from fitgen.callbacks import Callback, History
 from fitgen.data import stream
 from fitgen.data.pipeline import get_worker_info
 from fitgen.layers import Dense, Input, concatenate
@@ -341,15 +341,24 @@ def test_torch_dataset_and_dataloader_as_fit_data():
 
 # ----------------------------------------------------------------------------- statistics and warnings
 
-def test_history_records_data_wait_and_the_bar_shows_it(capsys):
+def test_history_records_data_wait_beside_keras_logs_and_the_bar_shows_it(capsys):
     x, y = arrays(24)
     history = dense_model().fit(ArraySequence(x, y, [8, 8, 8]), epochs=2, verbose=1)
-    assert len(history.history["data_wait"]) == 2
-    assert all(0.0 <= share <= 1.0 for share in history.history["data_wait"])
+    assert len(history.data_wait) == 2
+    assert all(0.0 <= share <= 1.0 for share in history.data_wait)
+    assert list(history.history) == ["loss"]  # Keras's keys only: scripts that plot every curve see Keras's
     out = capsys.readouterr().out
     assert len(re.findall(r" - data \d+%", out)) == 2, out
     array_history = dense_model().fit(x, y, epochs=1, verbose=0)
-    assert "data_wait" not in array_history.history
+    assert "data_wait" not in array_history.history and array_history.data_wait == []
+
+
+def test_data_wait_is_logged_on_request():
+    x, y = arrays(24)
+    history = dense_model().fit(ArraySequence(x, y, [8, 8, 8]), epochs=2, verbose=0,
+                                callbacks=[History(log_data_wait=True)])
+    assert list(history.history) == ["loss", "data_wait"]
+    assert history.history["data_wait"] == history.data_wait
 
 
 def test_input_bound_warning_appears_once(monkeypatch):
@@ -361,7 +370,7 @@ def test_input_bound_warning_appears_once(monkeypatch):
     bound = [w for w in caught if "input-bound" in str(w.message)]
     assert len(bound) == 1, [str(w.message) for w in caught]
     assert re.search(r"\d+% of the epoch was spent waiting for data .* workers=0", str(bound[0].message))
-    assert all(share > 0.5 for share in history.history["data_wait"])
+    assert all(share > 0.5 for share in history.data_wait)
 
 
 def test_fast_data_does_not_warn(monkeypatch):
@@ -438,4 +447,4 @@ def test_generator_running_out_on_an_epoch_boundary_records_consistent_history()
     with pytest.warns(UserWarning, match="6 batches were seen"):
         history = dense_model().fit(six_batches(), steps_per_epoch=3, epochs=4, verbose=0)
     assert history.epoch == [0, 1]
-    assert len(history.history["data_wait"]) == len(history.history["loss"]) == 2
+    assert len(history.data_wait) == len(history.history["loss"]) == 2

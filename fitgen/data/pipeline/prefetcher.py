@@ -75,7 +75,7 @@ class Prefetcher:
 
     def __init__(self, source, workers=1, use_multiprocessing=False, max_queue_size=10, shuffle=False,
                  seed=None, timeout=None, device=None, name="train", start_method=None):
-        self._source = _as_source(source)
+        self._source = as_source(source)
         self._indexed = hasattr(self._source, "get_batch")
         workers = int(workers)
         if workers < 0:
@@ -114,6 +114,7 @@ class Prefetcher:
         self._generation = 0
         self._held = []
         self._pending_epoch_end = False
+        self._order_position = 0
         self.restarts = 0
         self._reset_stats()
 
@@ -168,11 +169,14 @@ class Prefetcher:
 
     # ------------------------------------------------------------ epochs
 
-    def iter_epoch(self, epoch, steps=None):
+    def iter_epoch(self, epoch, steps=None, order=None):
         """Iterates one epoch's batches in order.
 
         Indexed source: `steps` (default `len(source)`) batches of this epoch's order (a seeded
         permutation when shuffling, else 0, 1, ...); beyond `len(source)` the next pass's order follows.
+        `order` replaces that order with the given batch indices (any picklable keys the source's
+        `get_batch` understands, e.g. a rank's share of the indices, or the sample slices of an array
+        source); errors then name a batch by its position in `order` unless the key is an int.
         Once the epoch is consumed (or, if it was abandoned, before the next one starts),
         `source.on_epoch_end()` runs here, and process workers receive its new state: the result of
         `get_epoch_state()` if the source has it, else a pickle of the source (a cost per epoch per
@@ -185,10 +189,14 @@ class Prefetcher:
         self._generation += 1
         self._finish_previous_epoch()
         self._reset_stats()
+        self._order_position = 0
         if self._indexed:
-            length = len(self._source)
-            steps = length if steps is None else int(steps)
-            order = self._epoch_order(epoch, length, steps)
+            if order is None:
+                length = len(self._source)
+                steps = length if steps is None else int(steps)
+                order = self.epoch_order(epoch, length, steps)
+            else:
+                order = iter(order)
             self._pending_epoch_end = True
         else:
             order = None
@@ -219,7 +227,8 @@ class Prefetcher:
         if self._indexed and generation == self._generation:
             self._end_epoch()
 
-    def _epoch_order(self, epoch, length, steps):
+    def epoch_order(self, epoch, length, steps):
+        """Batch indices of epoch `epoch`: `steps` of them over passes of a seeded permutation (or 0, 1, ...)."""
         produced, pass_number = 0, 0
         while produced < steps and length > 0:
             if self.shuffle:
@@ -291,7 +300,8 @@ class Prefetcher:
                     if slot is not None:
                         self._slots.release(slot)
                     return
-                label = index
+                label = index if isinstance(index, (int, np.integer)) else self._order_position
+                self._order_position += 1
             else:
                 index, label = None, self._stream_position
                 self._stream_position += 1
@@ -447,7 +457,8 @@ def _default_start_method():
     return "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
 
 
-def _as_source(source):
+def as_source(source):
+    """An IndexedSource/StreamSource as is; a bare Sequence or iterable wrapped in the matching source."""
     if hasattr(source, "get_batch") or hasattr(source, "stream"):
         return source
     if hasattr(source, "__getitem__") and hasattr(source, "__len__"):
