@@ -18,7 +18,7 @@ _LAYER_MODULES = ("fitgen.layers", "fitgen.layers.core", "fitgen.layers.convolut
                   "fitgen.layers.merge", "fitgen.layers.noise", "fitgen.layers.normalization",
                   "fitgen.layers.embeddings", "fitgen.layers.masking", "fitgen.layers.recurrent",
                   "fitgen.layers.wrappers", "fitgen.layers.reshaping", "fitgen.layers.advanced_activations",
-                  "fitgen.layers.torch_module")
+                  "fitgen.layers.torch_module", "fitgen.backend.op_layer")
 # Base classes that are not layers a config names.
 _NOT_LISTED = {"Layer", "Conv", "SeparableConv", "Pooling", "GlobalPooling", "RNNBase", "Wrapper", "Merge"}
 
