@@ -226,13 +226,19 @@ def normalize_batch_in_training(x, gamma, beta, reduction_axes, epsilon=1e-3):
     """Normalises `x` with its mean and variance over `reduction_axes`, then scales by `gamma`, shifts by `beta`.
 
     Returns:
-        `(normalized, mean, variance)`: mean and (population) variance have the shape of the axes kept.
+        `(normalized, mean, variance)`: mean and variance have the shape of the axes kept. `x` is normalised
+        with the population variance; the variance returned is the population one too, except for a 4-D
+        input reduced over `[0, 1, 2]` or `[0, 2, 3]`, where Keras's fused kernel returns the unbiased
+        (`n / (n - 1)`) variance, and so does fitgen.
     """
     x = floating(x)
     axes = tuple(sorted(axis_arg(tuple(reduction_axes), x.dim())))
     mean = torch.mean(x, dim=axes, keepdim=True)
     variance = torch.var(x, dim=axes, keepdim=True, correction=0)
     normed = _normalize(x, mean, variance, _broadcast(beta, x, axes), _broadcast(gamma, x, axes), epsilon)
+    if x.dim() == 4 and axes in ((0, 1, 2), (0, 2, 3)):
+        count = x.numel() // variance.numel()
+        variance = variance * (count / max(count - 1, 1))
     return normed, mean.squeeze(axes), variance.squeeze(axes)
 
 

@@ -5,6 +5,7 @@ tf-keras records `tf.math.multiply`). The symbolic tensor is always the first ar
 (`2 * x`) have their own functions (`rmultiply(x, 2)` computes `2 * x`). Indexing keys are stored in a JSON form
 (`encode_key`) so that a model with `x[:, 1:3]` saves and loads.
 """
+import builtins
 import operator
 
 import torch
@@ -98,5 +99,21 @@ def _decode(item):
 
 @keras_op("operators.getitem")
 def getitem(x, key):
-    """`x[key]`, where `key` is `encode_key`'s form of the indexing key."""
-    return to_tensor(x)[tuple(_decode(item) for item in key)]
+    """`x[key]`, where `key` is `encode_key`'s form of the indexing key (negative steps allowed, as NumPy)."""
+    x = to_tensor(x)
+    items = [_decode(item) for item in key]
+    consumed = builtins.sum(0 if item is None or item is Ellipsis else 1 for item in items)
+    axis = 0
+    for i, item in enumerate(items):
+        if item is Ellipsis:
+            axis += x.dim() - consumed
+        elif isinstance(item, slice) and item.step is not None and item.step < 0:
+            # torch slices only forward: flip the axis and take the mirrored forward slice.
+            positions = range(*item.indices(x.shape[axis]))
+            x = x.flip(axis)
+            last = x.shape[axis] - 1
+            items[i] = slice(last - positions[0], last - positions[-1] + 1, -item.step) if positions else slice(0, 0)
+            axis += 1
+        elif item is not None:
+            axis += 1
+    return x[tuple(items)]

@@ -150,7 +150,7 @@ def serialize_layer(layer):
             base class's) cannot know about.
     """
     cls = type(layer)
-    builtin = cls.__module__.startswith(("fitgen.layers", "fitgen.engine"))
+    builtin = cls.__module__.startswith(("fitgen.layers", "fitgen.engine", "fitgen.backend"))
     if not builtin:
         _check_custom_get_config(layer)
     class_name = class_name_of(layer)
