@@ -163,7 +163,7 @@ def _pad(x, pairs, axes):
 
 def _pairs(padding, rank, name):
     padding = list(padding)
-    if len(padding) != rank or builtins.any(len(tuple(p)) != 2 for p in padding):
+    if len(padding) != rank or not builtins.all(isinstance(p, (list, tuple)) and len(p) == 2 for p in padding):
         raise ValueError(f"`{name}` must be {rank} pairs (before, after). Received: {name}={padding!r}")
     return [tuple(p) for p in padding]
 

@@ -297,7 +297,7 @@ def ctc_batch_cost(y_true, y_pred, input_length, label_length):
 
 @keras_op("K.ctc_decode")
 def ctc_decode(y_pred, input_length, greedy=True, beam_width=100, top_paths=1):
-    """Greedy CTC decoding: `([decoded], log_prob)`, decoded `(batch, longest)` padded with -1.
+    """Greedy CTC decoding: `([decoded], log_prob)`, decoded `(batch, steps)` padded with -1.
 
     `log_prob` is `(batch, 1)`, the negative sum over steps of the best log-probability (TensorFlow's greedy
     decoder's value).
@@ -319,8 +319,7 @@ def ctc_decode(y_pred, input_length, greedy=True, beam_width=100, top_paths=1):
         path = labels[row, :steps].tolist()
         sequences.append([c for i, c in enumerate(path) if c != blank and (i == 0 or c != path[i - 1])])
         scores.append(-best[row, :steps].sum())
-    width = max((len(s) for s in sequences), default=0)
-    decoded = torch.full((len(sequences), width), -1, dtype=torch.int64, device=y_pred.device)
+    decoded = torch.full(tuple(y_pred.shape[:2]), -1, dtype=torch.int64, device=y_pred.device)
     for row, sequence in enumerate(sequences):
         if sequence:
             decoded[row, :len(sequence)] = torch.tensor(sequence, device=y_pred.device)
