@@ -29,6 +29,7 @@ from fitgen.backend.nn_ops import (batch_normalization, bias_add, binary_crossen
                                    moments, normalize_batch_in_training, relu, sigmoid, softmax, softplus, softsign,
                                    sparse_categorical_crossentropy, tanh)
 from fitgen.backend.conv_ops import (conv1d, conv2d, conv2d_transpose, conv3d, conv3d_transpose, depthwise_conv2d,
+                                     local_conv1d, local_conv2d,
                                      pool2d, pool3d, separable_conv1d, separable_conv2d)
 from fitgen.backend.random_ops import (random_bernoulli, random_binomial, random_normal, random_normal_variable,
                                        random_uniform, random_uniform_variable, truncated_normal)

@@ -102,8 +102,10 @@ def repeat_elements(x, rep, axis):
     return torch.repeat_interleave(x, int(rep), dim=axis_arg(axis, x.dim()))
 
 
+@keras_op("K.arange")
 def arange(start, stop=None, step=1, dtype="int32"):
     """`[start, stop)` by `step`, as a 1-D tensor; `arange(n)` counts from 0 (a negative `n` gives nothing)."""
+    start, stop, step = (int(v) if isinstance(v, torch.Tensor) else v for v in (start, stop, step))
     if stop is None:
         start, stop = (0, start) if start >= 0 else (0, 0)
     return torch.arange(start, stop, step, dtype=common.torch_dtype(dtype), device=common.creation_device())

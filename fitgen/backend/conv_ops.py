@@ -5,6 +5,7 @@ Keras's layout (`(kh, kw, in, out)`; transposed convolutions `(kh, kw, out, in)`
 `(kh, kw, in, multiplier)`). 'same' padding is TensorFlow's: the odd extra row/column goes after. Average
 pooling with 'same' padding leaves the padding out of each window's count, as TensorFlow does.
 """
+import itertools
 import math
 
 import torch
@@ -216,3 +217,37 @@ def pool2d(x, pool_size, strides=(1, 1), padding="valid", data_format=None, pool
 def pool3d(x, pool_size, strides=(1, 1, 1), padding="valid", data_format=None, pool_mode="max"):
     """3-D max or average pooling."""
     return _pool(x, 3, pool_size, strides, padding, data_format, pool_mode, "pool3d")
+
+
+def _local_conv(inputs, kernel, kernel_size, strides, output_shape, data_format, function):
+    inputs = floating(inputs)
+    kernel = to_tensor(kernel).to(device=inputs.device, dtype=inputs.dtype)
+    rank = len(output_shape)
+    _check_rank(inputs, rank, function)
+    data_format = data_format_arg(data_format)
+    kernel_size, strides = _tuple(kernel_size, rank, "kernel_size"), _tuple(strides, rank, "strides")
+    patches = []
+    for position in itertools.product(*[range(n) for n in output_shape]):
+        window = tuple(slice(p * s, p * s + k) for p, s, k in zip(position, strides, kernel_size))
+        # Each patch is flattened in the input's own axis order: (k..., channels) or (channels, k...).
+        patch = inputs[(slice(None),) + window] if data_format == "channels_last" else \
+            inputs[(slice(None), slice(None)) + window]
+        patches.append(patch.reshape(inputs.shape[0], -1))
+    out = torch.bmm(torch.stack(patches), kernel)  # (positions, batch, filters)
+    out = out.permute(1, 0, 2).reshape((inputs.shape[0],) + tuple(output_shape) + (kernel.shape[-1],))
+    return _to_format(out.movedim(-1, 1), data_format)
+
+
+@keras_op("K.local_conv1d")
+def local_conv1d(inputs, kernel, kernel_size, strides, data_format=None):
+    """Unshared-weight 1-D convolution: `kernel` `(output_length, kernel_size * channels, filters)`."""
+    kernel = to_tensor(kernel)
+    return _local_conv(inputs, kernel, kernel_size, strides, (kernel.shape[0],), data_format, "local_conv1d")
+
+
+@keras_op("K.local_conv2d")
+def local_conv2d(inputs, kernel, kernel_size, strides, output_shape, data_format=None):
+    """Unshared-weight 2-D convolution: `kernel` `(rows * cols, kh * kw * channels, filters)`, `output_shape`
+    `(rows, cols)`."""
+    return _local_conv(inputs, kernel, kernel_size, strides, tuple(int(d) for d in output_shape), data_format,
+                       "local_conv2d")

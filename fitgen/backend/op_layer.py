@@ -35,12 +35,13 @@ class BackendOp(Layer):
         name = kwargs.pop("name", None) or backend.unique_object_name(function)
         super().__init__(name=name, **kwargs)
         self.function = function
-        self._fn = dispatch.resolve(function)
+        dispatch.resolve(function)  # fails now, not at the first call, for a function that is not registered
         self.built = True
 
     def call(self, inputs, arguments=None):
+        # Resolved by name at each call (a dict lookup): the layer holds no function object, so it pickles.
         values = inputs if isinstance(inputs, list) else [inputs]
-        return self._fn(**dispatch.fill_tensors(arguments or {}, values))
+        return dispatch.resolve(self.function)(**dispatch.fill_tensors(arguments or {}, values))
 
     def __call__(self, inputs, *args, **kwargs):
         if type(inputs) is not torch.Tensor and keras_tensor.is_symbolic(inputs):

@@ -6,7 +6,8 @@ from backend_checks import assert_close, check_symbolic, fixture_cases, numpy_of
 
 from fitgen import backend as K
 
-CONV = ("conv1d", "conv2d", "conv3d", "conv2d_transpose", "depthwise_conv2d", "separable_conv2d", "pool2d", "pool3d")
+CONV = ("conv1d", "conv2d", "conv3d", "conv2d_transpose", "depthwise_conv2d", "separable_conv2d", "pool2d", "pool3d",
+        "local_conv1d", "local_conv2d")
 
 
 @pytest.mark.parametrize("case", [c for c in fixture_cases() if c[1] in CONV], ids=lambda c: c[0])
