@@ -103,6 +103,15 @@ def test_in_train_phase_follows_fit_and_predict():
     assert model.train_on_batch(x, y) == pytest.approx(100.0 ** 2)
 
 
+def test_symbolic_in_train_phase_follows_the_model_mode():
+    inputs = Input((2,))
+    model = Model(inputs, Dense(1, kernel_initializer="ones")(K.in_train_phase(inputs * 0.0, inputs)))
+    model.compile("sgd", "mse")
+    x, y = np.ones((3, 2), "float32"), np.zeros((3, 1), "float32")
+    assert_close(model.predict(x, verbose=0), np.full((3, 1), 2.0))
+    assert model.train_on_batch(x, y) == pytest.approx(0.0)
+
+
 def test_map_fn_foldl_foldr_and_stop_gradient():
     x = torch.arange(6.0).reshape(3, 2)
     assert_close(numpy_of(K.map_fn(lambda row: row * 2, x)), x.numpy() * 2)
