@@ -39,6 +39,15 @@ def test_python_operators_of_symbolic_tensors(name, expression):
     assert out._keras_history[0].name.startswith("operators.")
 
 
+def test_torch_numpy_and_variable_operands_meet_symbolic_tensors():
+    weight = K.variable(np.full((3,), 2.0))
+    out = check_symbolic(lambda x: (torch.ones(3) * x + 1.0) - weight, [A])
+    assert out.shape == (None, 3)
+    K.set_value(weight, np.zeros(3))  # the graph reads the variable when it runs
+    x = Input((3,))
+    assert_close(Model(x, np.arange(3.0) + x - weight).predict(A, verbose=0), A + np.arange(3.0), rtol=1e-6)
+
+
 def test_negative_step_slices_follow_numpy():
     x = Input((4, 3))
     out = x[:, ::-1, -1::-2]
