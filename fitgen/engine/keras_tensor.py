@@ -4,6 +4,9 @@ A `KerasTensor` holds a shape (batch axis None) and dtype, and remembers which l
 Output shapes come from the layer's `compute_output_shape`; the default runs the layer once on small
 placeholder data (twice, with two sizes, to tell which free axes stay free), as Keras infers shapes for
 Lambda layers.
+
+Python operators on KerasTensors (`x * 2`, `1 - x`, `x[:, 0]`) record op layers through `fitgen.backend.operators`,
+as backend functions called on them do (`fitgen.backend.dispatch`).
 """
 import numpy as np
 import torch
