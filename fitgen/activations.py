@@ -11,9 +11,11 @@ NOTE: `hard_sigmoid` is tf-keras 2.21's `clip(0.2 * x + 0.5, 0, 1)` (also Keras 
 import torch
 import torch.nn.functional as F
 
+from fitgen.backend.dispatch import keras_op
 from fitgen.utils import generic_utils
 
 
+@keras_op("activations.softmax")
 def softmax(x, axis=-1):
     """Softmax along `axis` (an int or a tuple of ints).
 
@@ -32,26 +34,31 @@ def softmax(x, axis=-1):
     return output
 
 
+@keras_op("activations.elu")
 def elu(x, alpha=1.0):
     """`x` if `x > 0`, else `alpha * (exp(x) - 1)`."""
     return F.elu(x, alpha=alpha)
 
 
+@keras_op("activations.selu")
 def selu(x):
     """Scaled ELU with Keras's constants (alpha=1.67326324, scale=1.05070098)."""
     return F.selu(x)
 
 
+@keras_op("activations.softplus")
 def softplus(x):
     """`log(exp(x) + 1)`."""
     return F.softplus(x)
 
 
+@keras_op("activations.softsign")
 def softsign(x):
     """`x / (abs(x) + 1)`."""
     return F.softsign(x)
 
 
+@keras_op("activations.swish")
 def swish(x):
     """`x * sigmoid(x)` (also called SiLU)."""
     return F.silu(x)
@@ -60,6 +67,7 @@ def swish(x):
 silu = swish
 
 
+@keras_op("activations.relu")
 def relu(x, alpha=0.0, max_value=None, threshold=0.0):
     """Rectified linear unit with Keras's options.
 
@@ -88,16 +96,19 @@ def relu(x, alpha=0.0, max_value=None, threshold=0.0):
     return out
 
 
+@keras_op("activations.gelu")
 def gelu(x, approximate=False):
     """Gaussian error linear unit; `approximate=True` uses the tanh approximation."""
     return F.gelu(x, approximate="tanh" if approximate else "none")
 
 
+@keras_op("activations.tanh")
 def tanh(x):
     """Hyperbolic tangent."""
     return torch.tanh(x)
 
 
+@keras_op("activations.sigmoid")
 def sigmoid(x):
     """`1 / (1 + exp(-x))`; the output remembers `x` as `_keras_logits`."""
     output = torch.sigmoid(x)
@@ -105,36 +116,43 @@ def sigmoid(x):
     return output
 
 
+@keras_op("activations.exponential")
 def exponential(x):
     """`exp(x)`."""
     return torch.exp(x)
 
 
+@keras_op("activations.hard_sigmoid")
 def hard_sigmoid(x):
     """Piecewise linear sigmoid of tf-keras 2.21: `clip(0.2 * x + 0.5, 0, 1)`."""
     return torch.clamp(x * 0.2 + 0.5, 0.0, 1.0)
 
 
+@keras_op("activations.linear")
 def linear(x):
     """Identity."""
     return x
 
 
+@keras_op("activations.mish")
 def mish(x):
     """`x * tanh(softplus(x))`."""
     return x * torch.tanh(F.softplus(x))
 
 
+@keras_op("activations.log_softmax")
 def log_softmax(x, axis=-1):
     """Logarithm of the softmax along `axis`."""
     return torch.log_softmax(x, dim=axis)
 
 
+@keras_op("activations.relu6")
 def relu6(x):
     """`min(max(x, 0), 6)`."""
     return torch.clamp(x, 0.0, 6.0)
 
 
+@keras_op("activations.leaky_relu")
 def leaky_relu(x, alpha=0.2):
     """`x` for `x >= 0`, `alpha * x` below (tf.nn.leaky_relu's default slope 0.2)."""
     return F.leaky_relu(x, negative_slope=alpha)

@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from fitgen import backend
+from fitgen.backend.dispatch import keras_op
 
 _LOG_2 = math.log(2.0)
 
@@ -34,22 +35,26 @@ def _get_logits(output, from_logits, activation_name, fn_name):
     return logits, True
 
 
+@keras_op("losses.mean_squared_error")
 def mean_squared_error(y_true, y_pred):
     y_true, y_pred = _prepare(y_true, y_pred)
     return torch.mean(torch.square(y_pred - y_true), dim=-1)
 
 
+@keras_op("losses.mean_absolute_error")
 def mean_absolute_error(y_true, y_pred):
     y_true, y_pred = _prepare(y_true, y_pred)
     return torch.mean(torch.abs(y_pred - y_true), dim=-1)
 
 
+@keras_op("losses.mean_absolute_percentage_error")
 def mean_absolute_percentage_error(y_true, y_pred):
     y_true, y_pred = _prepare(y_true, y_pred)
     diff = torch.abs((y_true - y_pred) / torch.clamp(torch.abs(y_true), min=backend.epsilon()))
     return 100.0 * torch.mean(diff, dim=-1)
 
 
+@keras_op("losses.mean_squared_logarithmic_error")
 def mean_squared_logarithmic_error(y_true, y_pred):
     y_true, y_pred = _prepare(y_true, y_pred)
     eps = backend.epsilon()
@@ -64,18 +69,21 @@ def _maybe_convert_labels(y_true):
     return torch.where(is_binary, 2.0 * y_true - 1.0, y_true)
 
 
+@keras_op("losses.hinge")
 def hinge(y_true, y_pred):
     y_true, y_pred = _prepare(y_true, y_pred)
     y_true = _maybe_convert_labels(y_true)
     return torch.mean(torch.clamp(1.0 - y_true * y_pred, min=0.0), dim=-1)
 
 
+@keras_op("losses.squared_hinge")
 def squared_hinge(y_true, y_pred):
     y_true, y_pred = _prepare(y_true, y_pred)
     y_true = _maybe_convert_labels(y_true)
     return torch.mean(torch.square(torch.clamp(1.0 - y_true * y_pred, min=0.0)), dim=-1)
 
 
+@keras_op("losses.categorical_hinge")
 def categorical_hinge(y_true, y_pred):
     y_true, y_pred = _prepare(y_true, y_pred)
     pos = torch.sum(y_true * y_pred, dim=-1)
@@ -83,6 +91,7 @@ def categorical_hinge(y_true, y_pred):
     return torch.clamp(neg - pos + 1.0, min=0.0)
 
 
+@keras_op("losses.huber")
 def huber(y_true, y_pred, delta=1.0):
     dtype = backend.torch_dtype()
     y_pred = torch.as_tensor(y_pred).to(dtype)
@@ -94,6 +103,7 @@ def huber(y_true, y_pred, delta=1.0):
     return torch.mean(torch.where(abs_error <= delta, quadratic, linear), dim=-1)
 
 
+@keras_op("losses.log_cosh")
 def log_cosh(y_true, y_pred):
     y_true, y_pred = _prepare(y_true, y_pred)
     x = y_pred - y_true
@@ -106,6 +116,7 @@ def _check_axis(axis):
         raise ValueError(f"`axis` must be of type `int`. Received: axis={axis!r} of type {type(axis).__name__}")
 
 
+@keras_op("losses.categorical_crossentropy")
 def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, axis=-1):
     """Crossentropy against one-hot (or soft) targets along `axis`.
 
@@ -132,6 +143,7 @@ def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=
     return -torch.sum(y_true * torch.log(output), dim=axis)
 
 
+@keras_op("losses.sparse_categorical_crossentropy")
 def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, axis=-1, ignore_class=None):
     """Crossentropy against integer class labels of shape `y_pred.shape[:-1]` (a trailing 1 is accepted).
 
@@ -168,6 +180,7 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, axis=-1, 
     return -log_probs.gather(-1, labels.unsqueeze(-1)).squeeze(-1)
 
 
+@keras_op("losses.binary_crossentropy")
 def binary_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, axis=-1):
     """Elementwise binary crossentropy, averaged over `axis`.
 
@@ -187,6 +200,7 @@ def binary_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, 
     return torch.mean(bce, dim=axis)
 
 
+@keras_op("losses.kl_divergence")
 def kl_divergence(y_true, y_pred):
     y_true, y_pred = _prepare(y_true, y_pred)
     eps = backend.epsilon()
@@ -195,6 +209,7 @@ def kl_divergence(y_true, y_pred):
     return torch.sum(y_true * torch.log(y_true / y_pred), dim=-1)
 
 
+@keras_op("losses.poisson")
 def poisson(y_true, y_pred):
     y_true, y_pred = _prepare(y_true, y_pred)
     return torch.mean(y_pred - y_true * torch.log(y_pred + backend.epsilon()), dim=-1)
@@ -205,6 +220,7 @@ def l2_normalize(x, axis=-1):
     return x * torch.rsqrt(torch.clamp(torch.sum(torch.square(x), dim=axis, keepdim=True), min=1e-12))
 
 
+@keras_op("losses.cosine_similarity")
 def cosine_similarity(y_true, y_pred, axis=-1):
     """The NEGATIVE cosine similarity (a loss to minimise): `-sum(l2_normalize(y_true) * l2_normalize(y_pred))`."""
     y_true, y_pred = _prepare(y_true, y_pred)

@@ -3,6 +3,7 @@ import torch
 
 from fitgen import backend
 from fitgen._losses.functions import l2_normalize
+from fitgen.backend.dispatch import keras_op
 
 
 def _floatx(matches):
@@ -51,6 +52,7 @@ def sparse_top_k_categorical_matches(y_true, y_pred, k=5):
     return matches.reshape(original_shape) if reshape else matches
 
 
+@keras_op("metrics.accuracy")
 def accuracy(y_true, y_pred):
     """Elementwise equality (`keras.metrics.Accuracy`); not reduced over any axis."""
     y_true = torch.as_tensor(y_true)
@@ -61,16 +63,19 @@ def accuracy(y_true, y_pred):
     return _floatx(y_true == y_pred.to(y_true.dtype))
 
 
+@keras_op("metrics.binary_accuracy")
 def binary_accuracy(y_true, y_pred, threshold=0.5):
     """Mean over the last axis of `binary_matches`."""
     return torch.mean(binary_matches(y_true, y_pred, threshold), dim=-1)
 
 
+@keras_op("metrics.categorical_accuracy")
 def categorical_accuracy(y_true, y_pred):
     """1.0 where `argmax(y_pred) == argmax(y_true)` (first index wins ties, as tf.argmax)."""
     return sparse_categorical_matches(torch.argmax(torch.as_tensor(y_true), dim=-1), y_pred)
 
 
+@keras_op("metrics.sparse_categorical_accuracy")
 def sparse_categorical_accuracy(y_true, y_pred):
     """1.0 where `argmax(y_pred)` equals the integer label; `(N, 1)` labels give `(N,)` values."""
     matches = sparse_categorical_matches(y_true, y_pred)
@@ -79,16 +84,19 @@ def sparse_categorical_accuracy(y_true, y_pred):
     return matches
 
 
+@keras_op("metrics.top_k_categorical_accuracy")
 def top_k_categorical_accuracy(y_true, y_pred, k=5):
     """1.0 where the one-hot target's class is among the `k` highest predictions."""
     return sparse_top_k_categorical_matches(torch.argmax(torch.as_tensor(y_true), dim=-1), y_pred, k)
 
 
+@keras_op("metrics.sparse_top_k_categorical_accuracy")
 def sparse_top_k_categorical_accuracy(y_true, y_pred, k=5):
     """1.0 where the integer label is among the `k` highest predictions."""
     return sparse_top_k_categorical_matches(y_true, y_pred, k)
 
 
+@keras_op("metrics.cosine_similarity")
 def cosine_similarity(y_true, y_pred, axis=-1):
     """The POSITIVE cosine similarity along `axis` (the metric; the loss of the same name is its negative)."""
     y_pred = torch.as_tensor(y_pred)

@@ -16,6 +16,8 @@ _IMAGE_DATA_FORMAT = "channels_last"
 _NAME_COUNTERS = collections.defaultdict(int)
 _NAME_LOCK = threading.Lock()
 _DEVICE = None
+_UID_COUNTERS = collections.defaultdict(int)
+_SCOPE = threading.local()
 
 
 def floatx():
@@ -78,14 +80,24 @@ def unique_object_name(prefix, zero_based=True):
     return f"{prefix}_{count + 1}"
 
 
+def get_uid(prefix=""):
+    """1, 2, 3, ... for each `prefix`: Keras 2's per-session counter (`K.get_uid('dense')`)."""
+    with _NAME_LOCK:
+        _UID_COUNTERS[prefix] += 1
+        return _UID_COUNTERS[prefix]
+
+
 def reset_uids():
     with _NAME_LOCK:
         _NAME_COUNTERS.clear()
+        _UID_COUNTERS.clear()
 
 
 def clear_session():
-    """Resets layer naming (the next Dense is `dense` again), as Keras's clear_session does."""
+    """Resets layer naming (the next Dense is `dense` again) and the learning phase, as Keras's does."""
     reset_uids()
+    from fitgen.backend import control_ops
+    control_ops.reset_learning_phase()
 
 
 def get_device():
@@ -105,6 +117,31 @@ def set_device(device):
     """Chooses the device for models built or compiled after this call (e.g. `'cpu'`, `'cuda:1'`)."""
     global _DEVICE
     _DEVICE = torch.device(device)
+
+
+def creation_device():
+    """Where backend functions that take no tensor (`K.zeros`, `K.random_normal`, `K.variable`) put their result.
+
+    The model device (`get_device()`), except inside `device_scope` (shape inference runs layers on CPU
+    placeholders, and a `K.random_normal` there must land beside them).
+    """
+    device = getattr(_SCOPE, "device", None)
+    return device if device is not None else get_device()
+
+
+class device_scope:
+    """Within the block, `creation_device()` is `device`."""
+
+    def __init__(self, device):
+        self.device = None if device is None else torch.device(device)
+
+    def __enter__(self):
+        self.previous = getattr(_SCOPE, "device", None)
+        _SCOPE.device = self.device
+        return self.device
+
+    def __exit__(self, *exc):
+        _SCOPE.device = self.previous
 
 
 class Variable:
@@ -181,16 +218,19 @@ def _plain(value):
     return value
 
 
-def variable(value, dtype=None, name=None):
-    return Variable(value, dtype=dtype, name=name)
-
-
 def get_value(x):
-    """The value of a Variable, tensor or number, as NumPy (a Python number stays one)."""
+    """The value of a variable, weight or tensor as NumPy (a Python number stays one).
+
+    Raises:
+        TypeError: for a symbolic KerasTensor (it has no value; call the model or `K.function`).
+    """
     if isinstance(x, Variable):
         return x.numpy()
     if isinstance(x, torch.Tensor):
         return x.detach().cpu().numpy()
+    if getattr(x, "_keras_history", None) is not None:
+        raise TypeError(f"{x!r} is a symbolic tensor of the functional API: it has no value until the model runs. "
+                        "Call the model (or `K.function([inputs], [tensor])`) on data to get its value.")
     if hasattr(x, "numpy"):
         return x.numpy()
     return x
@@ -201,14 +241,26 @@ def batch_get_value(xs):
 
 
 def set_value(x, value):
-    """Sets a Variable (or a torch tensor, in place) from a number or array."""
+    """Sets a variable (`K.variable`, an optimizer's `lr`, a layer weight, a torch tensor) in place.
+
+    Raises:
+        ValueError: if `value` does not have the variable's shape.
+        TypeError: for anything that holds no value.
+    """
     if isinstance(x, Variable):
         x.assign(value)
     elif isinstance(x, torch.Tensor):
+        value = value.detach() if isinstance(value, torch.Tensor) else torch.as_tensor(np.asarray(value))
+        if tuple(value.shape) != tuple(x.shape):
+            raise ValueError(f"set_value: the value has shape {tuple(value.shape)}, the variable "
+                             f"{getattr(x, 'name', '')!r} has shape {tuple(x.shape)}.")
         with torch.no_grad():
-            x.copy_(torch.as_tensor(np.asarray(value), dtype=x.dtype))
+            x.copy_(value.to(device=x.device, dtype=x.dtype))
+    elif hasattr(x, "assign") and hasattr(x, "numpy"):
+        x.assign(value)
     else:
-        raise TypeError(f"set_value expects a fitgen backend Variable or a torch tensor. Received: {type(x).__name__}")
+        raise TypeError("set_value expects a backend variable, a layer weight or a torch tensor. "
+                        f"Received: {type(x).__name__}")
 
 
 def batch_set_value(tuples):
@@ -216,21 +268,8 @@ def batch_set_value(tuples):
         set_value(x, value)
 
 
-def count_params(x):
-    return int(np.prod(get_value(x).shape))
-
-
-def int_shape(x):
-    shape = getattr(x, "shape", None)
-    return tuple(shape) if shape is not None else None
-
-
 def set_random_seed(seed):
     """Seeds Python's `random`, NumPy and torch, so weight initialisation and shuffling repeat."""
     random.seed(seed)
     np.random.seed(seed % (2 ** 32))
     torch.manual_seed(seed)
-
-
-def learning_phase():
-    return 0

@@ -4,6 +4,9 @@ A `KerasTensor` holds a shape (batch axis None) and dtype, and remembers which l
 Output shapes come from the layer's `compute_output_shape`; the default runs the layer once on small
 placeholder data (twice, with two sizes, to tell which free axes stay free), as Keras infers shapes for
 Lambda layers.
+
+Python operators on KerasTensors (`x * 2`, `1 - x`, `x[:, 0]`) record op layers through `fitgen.backend.operators`,
+as backend functions called on them do (`fitgen.backend.dispatch`).
 """
 import numpy as np
 import torch
@@ -38,6 +41,57 @@ class KerasTensor:
 
     def __bool__(self):
         raise TypeError("A symbolic KerasTensor cannot be used as a Python bool.")
+
+    def __iter__(self):
+        raise TypeError("A symbolic KerasTensor is not iterable; index it (`x[:, 0]`) or use backend functions.")
+
+    # Python operators record op layers (`inputs * 2`, `x[:, 0]`), as tf-keras allows in a functional graph.
+    # `==` and `!=` stay identity comparisons (the engine compares tensors); use K.equal / K.not_equal.
+    __array_ufunc__ = None  # numpy scalars and arrays defer to the reflected operators below
+
+    def __getitem__(self, key):
+        from fitgen.backend import operators
+        return operators.getitem(self, operators.encode_key(key))
+
+    def __neg__(self):
+        from fitgen.backend import operators
+        return operators.negative(self)
+
+    def __abs__(self):
+        from fitgen.backend import operators
+        return operators.absolute(self)
+
+    def __invert__(self):
+        from fitgen.backend import operators
+        return operators.invert(self)
+
+    def __hash__(self):
+        return id(self)
+
+    def __eq__(self, other):
+        return self is other
+
+    def __ne__(self, other):
+        return self is not other
+
+
+def _operator(name):
+    def method(self, other):
+        from fitgen.backend import operators
+        return getattr(operators, name)(self, other)
+    method.__name__ = name
+    return method
+
+
+for _dunder, _name in (("add", "add"), ("radd", "radd"), ("sub", "subtract"), ("rsub", "rsubtract"),
+                       ("mul", "multiply"), ("rmul", "rmultiply"), ("truediv", "truediv"), ("rtruediv", "rtruediv"),
+                       ("floordiv", "floordiv"), ("rfloordiv", "rfloordiv"), ("mod", "mod"), ("rmod", "rmod"),
+                       ("pow", "power"), ("rpow", "rpower"), ("matmul", "matmul"), ("rmatmul", "rmatmul"),
+                       ("lt", "less"), ("le", "less_equal"), ("gt", "greater"), ("ge", "greater_equal"),
+                       ("and", "logical_and"), ("rand", "rlogical_and"), ("or", "logical_or"),
+                       ("ror", "rlogical_or"), ("xor", "logical_xor"), ("rxor", "rlogical_xor")):
+    setattr(KerasTensor, f"__{_dunder}__", _operator(_name))
+del _dunder, _name
 
 
 class Node:
@@ -127,12 +181,13 @@ def infer_output_spec(layer, input_specs, args=(), kwargs=None, dtypes=None):
     results = []
     was_training = layer.training
     layer.eval()
+    device = next(iter(layer.parameters()), torch.zeros(())).device
     try:
-        # Placeholder runs are not calls of the model: the losses they add are dropped.
-        with torch.no_grad(), collect_losses():
+        # Placeholder runs are not calls of the model: the losses they add are dropped. `device_scope`: tensors
+        # a backend function creates (K.random_normal in a Lambda) land beside the placeholders.
+        with torch.no_grad(), collect_losses(), backend.device_scope(device):
             for free_size in (3, 5):
                 placeholders = _map_shapes(lambda s, d: _placeholder(s, d, free_size), input_specs, dtypes)
-                device = next(iter(layer.parameters()), torch.zeros(())).device
                 placeholders = map_structure(lambda t: t.to(device), placeholders)
 
                 def concrete(value, size=free_size, device=device):
@@ -195,6 +250,11 @@ def call_symbolic(layer, inputs, args, kwargs):
     if not layer.built:
         layer._maybe_build(_shapes_arg(input_shapes))
     output_shapes, output_dtypes = _output_spec(layer, input_shapes, input_dtypes, args, kwargs)
+    return record_node(layer, inputs, args, kwargs, output_shapes, output_dtypes)
+
+
+def record_node(layer, inputs, args, kwargs, output_shapes, output_dtypes):
+    """Appends a node for `layer(inputs, *args, **kwargs)` with outputs of the given shapes/dtypes; returns them."""
     node_index = len(layer._inbound_nodes)
     counter = iter(range(10 ** 6))
 

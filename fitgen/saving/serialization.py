@@ -18,7 +18,7 @@ _LAYER_MODULES = ("fitgen.layers", "fitgen.layers.core", "fitgen.layers.convolut
                   "fitgen.layers.merge", "fitgen.layers.noise", "fitgen.layers.normalization",
                   "fitgen.layers.embeddings", "fitgen.layers.masking", "fitgen.layers.recurrent",
                   "fitgen.layers.wrappers", "fitgen.layers.reshaping", "fitgen.layers.advanced_activations",
-                  "fitgen.layers.torch_module")
+                  "fitgen.layers.torch_module", "fitgen.backend.op_layer")
 # Base classes that are not layers a config names.
 _NOT_LISTED = {"Layer", "Conv", "SeparableConv", "Pooling", "GlobalPooling", "RNNBase", "Wrapper", "Merge"}
 
@@ -150,7 +150,7 @@ def serialize_layer(layer):
             base class's) cannot know about.
     """
     cls = type(layer)
-    builtin = cls.__module__.startswith(("fitgen.layers", "fitgen.engine"))
+    builtin = cls.__module__.startswith(("fitgen.layers", "fitgen.engine", "fitgen.backend"))
     if not builtin:
         _check_custom_get_config(layer)
     class_name = class_name_of(layer)

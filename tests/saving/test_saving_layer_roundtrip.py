@@ -14,8 +14,9 @@ from fitgen.saving.serialization import layer_classes
 ALIASES = {"AvgPool1D", "AvgPool2D", "Convolution1D", "Convolution2D", "Convolution2DTranspose", "Convolution3D",
            "Deconvolution2D", "DepthwiseConvolution2D", "GlobalAvgPool1D", "GlobalAvgPool2D", "GlobalMaxPool1D",
            "GlobalMaxPool2D", "MaxPool1D", "MaxPool2D", "SeparableConvolution1D", "SeparableConvolution2D"}
-# Tested in their own files: models, inputs, Lambda (safe mode), TorchModule (needs its torch module).
-ELSEWHERE = {"Functional", "Model", "Sequential", "InputLayer", "Lambda", "TorchModule"}
+# Tested in their own files: models, inputs, Lambda (safe mode), TorchModule (needs its torch module), BackendOp
+# (the layer of backend functions called on symbolic tensors: tests/backend/test_op_layer.py).
+ELSEWHERE = {"Functional", "Model", "Sequential", "InputLayer", "Lambda", "TorchModule", "BackendOp"}
 
 
 def _layers():
