@@ -16,6 +16,8 @@ _IMAGE_DATA_FORMAT = "channels_last"
 _NAME_COUNTERS = collections.defaultdict(int)
 _NAME_LOCK = threading.Lock()
 _DEVICE = None
+# The learning phase of the code running now, set by fitgen's steps and layer calls (engine/call_context.py).
+PHASE = [0]
 _UID_COUNTERS = collections.defaultdict(int)
 _SCOPE = threading.local()
 

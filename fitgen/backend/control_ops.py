@@ -1,20 +1,18 @@
 """Keras 2 backend control flow: the learning phase, `in_train_phase`, `switch`, `stop_gradient`, `rnn`,
 `map_fn`, `foldl`, `foldr`.
 
-fitgen has no learning-phase placeholder: unless `K.set_learning_phase(0|1)` fixed it, the phase is the
-training flag of the layer (or model) whose code is running (`model.fit` sets it, `predict`/`evaluate` clear
-it). `K.learning_phase()` then returns a stand-in that reads that flag when used as a number, and that
-`K.function` accepts among its inputs, as Keras 2 code passes it.
+fitgen has no learning-phase placeholder: unless `K.set_learning_phase(0|1)` fixed it, the phase is that of
+the code running now (fitgen/engine/call_context.py: 1 in a train step, 0 in a test or predict step, and the
+training flag of the layer a user calls directly). `K.learning_phase()` then returns a stand-in that reads it
+when used as a number, and that `K.function` accepts among its inputs, as Keras 2 code passes it.
 """
-import sys
-
 import torch
 
+from fitgen.backend import common
 from fitgen.backend.conversion import to_tensor
 from fitgen.backend.dispatch import keras_op
 
 _PHASE = None
-_SEARCH_DEPTH = 80
 
 
 class LearningPhase:
@@ -65,19 +63,10 @@ def reset_learning_phase():
 
 
 def current_phase():
-    """0 or 1: the fixed phase, or the training flag of the nearest running layer/model in the call stack."""
+    """0 or 1: the fixed phase, or that of the code running now (fitgen.engine.call_context.PHASE)."""
     if _PHASE is not None:
         return _PHASE
-    frame = sys._getframe(1)
-    for _ in range(_SEARCH_DEPTH):
-        if frame is None:
-            break
-        if "self" in frame.f_code.co_varnames:
-            candidate = frame.f_locals.get("self")
-            if isinstance(candidate, torch.nn.Module):
-                return int(candidate.training)
-        frame = frame.f_back
-    return 0
+    return common.PHASE[0]
 
 
 def _phase_value(training):

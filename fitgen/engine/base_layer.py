@@ -13,7 +13,7 @@ from torch import nn
 
 from fitgen import backend
 from fitgen.engine import keras_tensor
-from fitgen.engine.call_context import (_EAGER_CALLS, _LOSS_COLLECTORS, _METRIC_SINKS, PERSISTENT_LOSSES,
+from fitgen.engine.call_context import (_EAGER_CALLS, _LOSS_COLLECTORS, _METRIC_SINKS, PERSISTENT_LOSSES, PHASE,
                                         as_loss_tensor, collect_losses)
 from fitgen.utils.generic_utils import to_snake_case
 
@@ -338,8 +338,12 @@ class Layer(nn.Module):
         # and each layer keeps those of its latest call, as tf-keras's eager losses.
         _EAGER_CALLS[0] += 1
         number = _EAGER_CALLS[0]
-        with collect_losses() as collected:
-            outputs = self(inputs, *args, **kwargs)
+        phase, PHASE[0] = PHASE[0], int(self.training if kwargs.get("training") is None else kwargs["training"])
+        try:
+            with collect_losses() as collected:
+                outputs = self(inputs, *args, **kwargs)
+        finally:
+            PHASE[0] = phase
         for owner, value in collected:
             if owner._eager_losses[0] != number:
                 owner._eager_losses = (number, [])

@@ -7,6 +7,7 @@ steps (user code calling a layer or a model directly) is collected by the layer 
 import torch
 
 from fitgen import backend
+from fitgen.backend import common
 
 # The stack of active collectors; each holds (layer, loss tensor) pairs.
 _LOSS_COLLECTORS = []
@@ -15,6 +16,10 @@ _EAGER_CALLS = [0]
 # Bumped whenever a layer keeps a loss added outside any call, so the steps know to look for it again.
 PERSISTENT_LOSSES = [0]
 
+
+# The learning phase of the code running now (`K.learning_phase()`, kept by the backend): 1 in a train step, 0
+# in a test or predict step; a call outside the steps takes the training flag of the layer called.
+PHASE = common.PHASE
 
 # The epoch metrics that `add_metric` calls inside a layer's `call` update (innermost last).
 _METRIC_SINKS = []

@@ -91,6 +91,9 @@ def make_train_step(model, forward=None, loss_scale=None):
     def train_step(x, y, sw):
         if GradientFlags.owner is not state:
             follow_collected_weights()
+        if not model.training:  # a callback's predict/evaluate in mid-epoch left it in inference mode
+            model.train()
+        call_context.PHASE[0] = 1
         with collect_losses() as collected:
             outputs = forward(x)
         if "regularized" not in state:
@@ -115,6 +118,7 @@ def make_test_step(model):
     state = {"regularized": _regularized(model)}
 
     def test_step(x, y, sw):
+        call_context.PHASE[0] = 0
         with torch.inference_mode(), collect_losses() as collected:
             outputs = model._forward(x)
             total, per_output = total_loss(specs, y, outputs, sw, _extra_losses(state, model, collected))
@@ -125,6 +129,7 @@ def make_test_step(model):
 
 def make_predict_step(model):
     def predict_step(x):
+        call_context.PHASE[0] = 0
         with torch.inference_mode(), collect_losses():  # losses added by the forward pass are not wanted here
             return model._forward(x)
     return predict_step
@@ -190,6 +195,7 @@ class CustomStepRunner:
 
     def run(self, batch, size):
         data = pack_data(batch) if self.mode != "predict" else _packed(batch[0])
+        call_context.PHASE[0] = int(self.mode == "train")
         with collect_losses():
             result = self.method(data)
         if self.mode == "predict":
