@@ -15,6 +15,7 @@ from torch import nn
 from fitgen import backend
 from fitgen.engine import keras_tensor, layer_masks
 from fitgen.engine.input_spec import InputSpec, assert_input_compatibility  # noqa: F401 (InputSpec re-exported)
+from fitgen.engine.keras_tensor import Node  # noqa: F401 (keras.engine.base_layer.Node in Keras 2)
 from fitgen.engine.layer_weight import LayerWeight, Layout, Permute  # noqa: F401 (layers import them from here)
 from fitgen.utils.generic_utils import to_snake_case
 
