@@ -1,19 +1,9 @@
 """Keras 2's `keras.engine.saving`: whole-model and weight saving, and the HDF5 group helpers Keras 2 code
 calls directly (e.g. to copy weights between files). The implementations live in fitgen.saving.
 """
-from fitgen.models import load_model, model_from_config, model_from_json, save_model  # noqa: F401
+from fitgen.models import (load_model, model_from_config, model_from_json, model_from_yaml,  # noqa: F401
+                           save_model)
 from fitgen.saving import hdf5_format, keras_compat
-
-
-def model_from_yaml(yaml_string, custom_objects=None):
-    """Refused, as tf-keras 2.x refuses it: building a model from YAML can execute arbitrary code.
-
-    Raises:
-        RuntimeError: always; use `model.to_json()` and `model_from_json()`.
-    """
-    raise RuntimeError("Method `model_from_yaml()` has been removed due to security risk of arbitrary code "
-                       "execution (tf-keras 2.x removed it too). Please use `Model.to_json()` and "
-                       "`model_from_json()` instead.")
 
 
 class _Layers:

@@ -29,6 +29,8 @@ except ImportError:  # pragma: no cover
 # Keras 2 aliases.
 Convolution1D, Convolution2D, Conv2DTranspose, Deconvolution2D = Conv1D, Conv2D, Conv2DTranspose, Conv2DTranspose
 SeparableConvolution2D = SeparableConv2D
+Convolution3D, SeparableConvolution1D, Convolution2DTranspose, Deconv2D = Conv3D, SeparableConv1D, Conv2DTranspose, \
+    Conv2DTranspose
 MaxPool1D, MaxPool2D, AvgPool1D, AvgPool2D = MaxPooling1D, MaxPooling2D, AveragePooling1D, AveragePooling2D
 GlobalAvgPool1D, GlobalAvgPool2D = GlobalAveragePooling1D, GlobalAveragePooling2D
 GlobalMaxPool1D, GlobalMaxPool2D = GlobalMaxPooling1D, GlobalMaxPooling2D
