@@ -17,7 +17,8 @@ class ModelCheckpoint(Callback):
         filepath: path of the file to write; may contain `str.format` placeholders filled with `epoch`
             (1-based), `batch` (1-based, batch-level saves only) and any key of the logs, e.g.
             `'weights.{epoch:02d}-{val_loss:.2f}.hdf5'`.
-        monitor: the logged quantity `save_best_only` compares.
+        monitor: the logged quantity `save_best_only` compares. 'acc' and 'accuracy' (with or without 'val_')
+            name the same value, so a Keras 2.2 script's monitor='val_acc' works with metrics=['accuracy'].
         verbose: 1 prints a line for each decision ('improved', 'did not improve', 'saving model').
         save_best_only: save only when `monitor` strictly improves on the best value seen.
         save_weights_only: `model.save_weights(path)` instead of `model.save(path)`.
@@ -100,7 +101,7 @@ class ModelCheckpoint(Callback):
                 print(f"\nEpoch {epoch + 1}: saving model to {filepath}", flush=True)
             self._write(filepath)
             return
-        current = logs.get(self.monitor)
+        current = _monitored(logs, self.monitor)
         if current is None:
             warnings.warn(f"Can save best model only with {self.monitor} available, skipping.", RuntimeWarning,
                           stacklevel=2)
@@ -150,3 +151,14 @@ class ModelCheckpoint(Callback):
         self.epochs_since_last_save = state["epochs_since_last_save"]
         self._batches_seen_since_last_saving = state["batches_seen_since_last_saving"]
         self._last_batch_seen = state["last_batch_seen"]
+
+
+def _monitored(logs, monitor):
+    """`logs[monitor]`; for a Keras 2.2 monitor name such as 'val_acc' in a fit compiled with
+    metrics=['accuracy'] (which Keras 2.2 logged as 'acc', fitgen as 'accuracy'), the value under the other
+    spelling."""
+    if monitor in logs:
+        return logs[monitor]
+    prefix = "val_" if monitor.startswith("val_") else ""
+    twin = {"acc": "accuracy", "accuracy": "acc"}.get(monitor[len(prefix):])
+    return logs.get(prefix + twin) if twin else None
