@@ -419,6 +419,8 @@ class Layer(nn.Module):
 
 
 def _masks_of(tensors):
+    if isinstance(tensors, (list, tuple)) and not tensors:
+        return None  # an InputLayer's call has no inputs, hence no input mask
     return keras_tensor.map_structure(lambda t: getattr(t, "_keras_mask", None), tensors)
 
 

@@ -204,7 +204,7 @@ def test_symbolic_masks_and_mask_accessors():
     dense = layers.Dense(2)
     hidden = dense(embedding(tokens))
     pooled = MaskedMean()(hidden)
-    assert embedding.input_mask is None
+    assert embedding.input_mask is None and tokens._keras_history[0].input_mask is None
     assert embedding.output_mask.shape == (None, 4) and embedding.output_mask.dtype == "bool"
     assert dense.get_input_mask_at(0) is embedding.output_mask
     assert dense.output_mask is embedding.output_mask
