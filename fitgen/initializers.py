@@ -441,3 +441,15 @@ def _truncated_normal(shape, mean, stddev, dtype, seed):
     probabilities = low + values * (1.0 - 2.0 * low)
     unit = (math.sqrt(2.0) * torch.erfinv(2.0 * probabilities - 1.0)).clamp_(-2.0, 2.0)
     return (unit * stddev + mean).to(torch_dtype)
+
+
+def _compute_fans(shape, data_format="channels_last"):
+    """Keras 2's private `(fan_in, fan_out)` helper, which user initializers import; `data_format`
+    'channels_first' reads a kernel as (out, in, *spatial) (Theano's layout)."""
+    shape = _shape(shape)
+    if data_format == "channels_first" and len(shape) > 2:
+        receptive_field = math.prod(shape[2:])
+        return shape[1] * receptive_field, shape[0] * receptive_field
+    if data_format not in ("channels_first", "channels_last"):
+        raise ValueError(f"Invalid data_format: {data_format!r}; expected 'channels_first' or 'channels_last'.")
+    return compute_fans(shape)

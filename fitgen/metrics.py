@@ -72,7 +72,7 @@ msle = MSLE = mean_squared_logarithmic_error
 bce = BCE = binary_crossentropy
 kld = KLD = kullback_leibler_divergence = kl_divergence
 logcosh = log_cosh
-cosine_proximity = cosine_similarity
+cosine_proximity = cosine = cosine_similarity
 
 __all__ = [
     "Metric", "Reduce", "Mean", "Sum", "MeanMetricWrapper", "Accuracy", "BinaryAccuracy", "CategoricalAccuracy",
@@ -87,7 +87,7 @@ __all__ = [
     "mape", "MAPE", "mean_squared_logarithmic_error", "msle", "MSLE", "binary_crossentropy", "bce", "BCE",
     "categorical_crossentropy", "sparse_categorical_crossentropy", "kl_divergence", "kullback_leibler_divergence",
     "kld", "KLD", "poisson", "cosine_similarity", "cosine_proximity", "hinge", "squared_hinge", "categorical_hinge",
-    "log_cosh", "logcosh",
+    "log_cosh", "logcosh", "cosine",
 ]
 
 _CLASSES = (

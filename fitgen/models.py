@@ -19,6 +19,17 @@ def model_from_json(json_string, custom_objects=None, safe_mode=True):
     return _model_from_json(json_string, custom_objects=custom_objects, safe_mode=safe_mode)
 
 
+def model_from_yaml(yaml_string, custom_objects=None):
+    """Refused, as tf-keras 2.x refuses it: building a model from YAML can execute arbitrary code.
+
+    Raises:
+        RuntimeError: always; use `model.to_json()` and `model_from_json()`.
+    """
+    raise RuntimeError("Method `model_from_yaml()` has been removed due to security risk of arbitrary code "
+                       "execution (tf-keras 2.x removed it too). Please use `Model.to_json()` and "
+                       "`model_from_json()` instead.")
+
+
 def model_from_config(config, custom_objects=None):
     from fitgen.saving.serialization import deserialize_layer
     return deserialize_layer(config, custom_objects=custom_objects)

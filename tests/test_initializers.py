@@ -300,3 +300,47 @@ def test_custom_initializer_serialization_and_lookup():
     assert initializers.serialize(my_init) == "my_init"
     with generic_utils.custom_object_scope({"my_init": my_init}):
         assert initializers.get("my_init") is my_init
+
+
+class ScaledOnes(initializers.Initializer):
+    """A user initializer with its own config."""
+
+    def __init__(self, scale=1.0):
+        self.scale = scale
+
+    def __call__(self, shape, dtype=None):
+        return np.full(shape, self.scale, dtype=dtype or "float32")
+
+    def get_config(self):
+        return {"scale": self.scale}
+
+
+def test_user_initializer_round_trips_through_serialize_layers_and_files(tmp_path):
+    from fitgen.layers import Dense
+    from fitgen.models import Sequential, load_model
+    from fitgen.utils import custom_object_scope
+
+    config = initializers.serialize(ScaledOnes(2.0))
+    assert config["class_name"] == "ScaledOnes" and config["config"] == {"scale": 2.0}
+    with pytest.raises(ValueError, match="Unknown initializer"):
+        initializers.deserialize(config)
+    assert initializers.deserialize(config, custom_objects={"ScaledOnes": ScaledOnes}).scale == 2.0
+    with custom_object_scope({"ScaledOnes": ScaledOnes}):
+        assert initializers.get({"class_name": "ScaledOnes", "config": {"scale": 4.0}}).scale == 4.0
+    assert ScaledOnes.from_config(ScaledOnes(3.0).get_config()).scale == 3.0
+
+    model = Sequential([Dense(2, input_shape=(3,), kernel_initializer=ScaledOnes(0.5))])
+    np.testing.assert_array_equal(model.get_weights()[0], np.full((3, 2), 0.5))
+    model.save(tmp_path / "m.h5")
+    loaded = load_model(tmp_path / "m.h5", custom_objects={"ScaledOnes": ScaledOnes}, compile=False)
+    assert loaded.layers[0].kernel_initializer.scale == 0.5
+
+
+def test_registered_initializer_needs_no_custom_objects():
+    @generic_utils.register_keras_serializable(package="tests")
+    class Halves(ScaledOnes):
+        pass
+
+    config = initializers.serialize(Halves(0.5))
+    restored = initializers.deserialize(json.loads(json.dumps(config)))
+    assert type(restored) is Halves and restored.scale == 0.5

@@ -65,12 +65,127 @@ KERAS2_PATHS = [
     "layers.convolutional:Conv2D",
 ]
 
-# Keras 2 paths old scripts use that fitgen does not have yet (requested from the lead).
-LEGACY_PATHS = [
-    "layers.convolutional:MaxPooling2D",  # keras.layers.convolutional re-exported the pooling layers
-    "layers.convolutional:ZeroPadding2D", "layers.convolutional:UpSampling2D",  # defined there in Keras 2.2.4
-    "utils.generic_utils:Progbar", "utils.data_utils:Sequence", "engine.topology:Input",
-]
+# ------------------------------------------------------------------- every public module of Keras 2.2.4
+
+# Each public module of Keras 2.2.4 (keras.X) and the public names it defined or re-exported, which must exist
+# as fitgen.X.name. Left out on purpose: keras.backend (its own issue), keras.applications (pretrained
+# networks are not part of fitgen), keras.legacy (Keras 1 conversion internals and the removed Merge layer),
+# keras.utils.test_utils and keras.engine.training_* (Keras's test and engine internals), the TF-only
+# optimizers.TFOptimizer and io_utils.H5Dict.
+_LOSS_NAMES = (
+    "mean_squared_error mean_absolute_error mean_absolute_percentage_error mean_squared_logarithmic_error squared_hinge "
+    "hinge categorical_hinge logcosh categorical_crossentropy sparse_categorical_crossentropy binary_crossentropy "
+    "kullback_leibler_divergence poisson cosine_proximity mse MSE mae MAE mape MAPE msle MSLE kld KLD cosine serialize "
+    "deserialize get")
+_CORE = ("Masking Dropout SpatialDropout1D SpatialDropout2D SpatialDropout3D Activation Reshape Permute Flatten "
+         "RepeatVector Lambda Dense ActivityRegularization")
+_CONVOLUTIONAL = (
+    "Conv1D Conv2D SeparableConv1D SeparableConv2D DepthwiseConv2D Conv2DTranspose Conv3DTranspose Conv3D UpSampling1D "
+    "UpSampling2D UpSampling3D ZeroPadding1D ZeroPadding2D ZeroPadding3D Cropping1D Cropping2D Cropping3D Convolution1D "
+    "Convolution2D Convolution3D SeparableConvolution1D SeparableConvolution2D Convolution2DTranspose Deconvolution2D "
+    "Deconv2D Deconvolution3D Deconv3D")
+_POOLING = (
+    "MaxPooling1D MaxPooling2D MaxPooling3D AveragePooling1D AveragePooling2D AveragePooling3D GlobalAveragePooling1D "
+    "GlobalAveragePooling2D GlobalAveragePooling3D GlobalMaxPooling1D GlobalMaxPooling2D GlobalMaxPooling3D AvgPool1D "
+    "AvgPool2D AvgPool3D MaxPool1D MaxPool2D MaxPool3D GlobalMaxPool1D GlobalMaxPool2D GlobalMaxPool3D GlobalAvgPool1D "
+    "GlobalAvgPool2D GlobalAvgPool3D")
+_RECURRENT = "RNN SimpleRNN GRU LSTM SimpleRNNCell GRUCell LSTMCell StackedRNNCells"
+_MERGE = ("Add Subtract Multiply Average Maximum Minimum Concatenate Dot add subtract multiply average maximum minimum "
+          "concatenate dot")
+_ADVANCED = "LeakyReLU PReLU ELU ThresholdedReLU Softmax ReLU"
+_OTHER_LAYERS = ("LocallyConnected1D LocallyConnected2D CuDNNGRU CuDNNLSTM BatchNormalization Embedding GaussianNoise "
+                 "GaussianDropout AlphaDropout Wrapper TimeDistributed Bidirectional ConvRNN2D ConvLSTM2D ConvLSTM2DCell "
+                 "Input InputLayer InputSpec Layer serialize deserialize")
+_HDF5_GROUP_HELPERS = ("load_weights_from_hdf5_group load_weights_from_hdf5_group_by_name preprocess_weights_for_loading "
+                       "save_weights_to_hdf5_group")
+
+KERAS_224_MODULES = {
+    "": "Input Model Sequential __version__ activations backend callbacks constraints datasets engine initializers "
+        "layers losses metrics models optimizers preprocessing regularizers utils wrappers",
+    "activations": "softmax elu selu softplus softsign relu tanh sigmoid hard_sigmoid exponential linear serialize "
+                   "deserialize get",
+    "callbacks": "Callback CallbackList BaseLogger TerminateOnNaN ProgbarLogger History ModelCheckpoint EarlyStopping "
+                 "RemoteMonitor LearningRateScheduler TensorBoard ReduceLROnPlateau CSVLogger LambdaCallback",
+    "constraints": "Constraint MaxNorm NonNeg UnitNorm MinMaxNorm max_norm non_neg unit_norm min_max_norm maxnorm nonneg "
+                   "unitnorm serialize deserialize get",
+    "datasets.mnist": "load_data", "datasets.fashion_mnist": "load_data", "datasets.cifar10": "load_data",
+    "datasets.cifar100": "load_data", "datasets.cifar": "load_batch", "datasets.imdb": "load_data get_word_index",
+    "datasets.reuters": "load_data get_word_index", "datasets.boston_housing": "load_data",
+    "engine": "Input InputLayer InputSpec Layer get_source_inputs Model",
+    "engine.base_layer": "Layer InputSpec Node",
+    "engine.input_layer": "Input InputLayer",
+    "engine.network": "Network get_source_inputs",
+    "engine.sequential": "Sequential",
+    "engine.training": "Model",
+    "engine.saving": "save_model load_model model_from_config model_from_json model_from_yaml " + _HDF5_GROUP_HELPERS,
+    "engine.topology": "Layer Node InputSpec Input InputLayer Network get_source_inputs " + _HDF5_GROUP_HELPERS,
+    "initializers": "Initializer Zeros Ones Constant RandomNormal RandomUniform TruncatedNormal VarianceScaling "
+                    "Orthogonal Identity lecun_uniform glorot_normal glorot_uniform he_normal lecun_normal he_uniform "
+                    "zero zeros one ones constant uniform normal random_normal random_uniform truncated_normal "
+                    "orthogonal identity _compute_fans serialize deserialize get",
+    "layers": " ".join([_CORE, _CONVOLUTIONAL, _POOLING, _RECURRENT, _MERGE, _ADVANCED, _OTHER_LAYERS]),
+    "layers.advanced_activations": _ADVANCED,
+    "layers.convolutional": _CONVOLUTIONAL + " AveragePooling1D AveragePooling2D AveragePooling3D MaxPooling1D "
+                                             "MaxPooling2D MaxPooling3D",
+    "layers.convolutional_recurrent": "ConvRNN2D ConvLSTM2D ConvLSTM2DCell",
+    "layers.core": _CORE,
+    "layers.cudnn_recurrent": "CuDNNGRU CuDNNLSTM",
+    "layers.embeddings": "Embedding",
+    "layers.local": "LocallyConnected1D LocallyConnected2D",
+    "layers.merge": _MERGE + " _Merge",
+    "layers.noise": "GaussianNoise GaussianDropout AlphaDropout",
+    "layers.normalization": "BatchNormalization",
+    "layers.pooling": _POOLING,
+    "layers.recurrent": _RECURRENT,
+    "layers.wrappers": "Wrapper TimeDistributed Bidirectional",
+    "losses": _LOSS_NAMES,
+    "metrics": "binary_accuracy categorical_accuracy sparse_categorical_accuracy top_k_categorical_accuracy "
+               "sparse_top_k_categorical_accuracy " + _LOSS_NAMES,
+    "models": "Model Sequential save_model load_model model_from_config model_from_json model_from_yaml clone_model",
+    "objectives": _LOSS_NAMES,
+    "optimizers": "Optimizer SGD RMSprop Adagrad Adadelta Adam Adamax Nadam sgd rmsprop adagrad adadelta adam adamax "
+                  "nadam serialize deserialize get",
+    "preprocessing.image": "ImageDataGenerator Iterator DirectoryIterator NumpyArrayIterator array_to_img img_to_array "
+                           "load_img save_img random_rotation random_shift random_shear random_zoom "
+                           "random_channel_shift random_brightness apply_affine_transform apply_channel_shift "
+                           "apply_brightness_shift flip_axis transform_matrix_offset_center list_pictures",
+    "preprocessing.sequence": "pad_sequences make_sampling_table skipgrams TimeseriesGenerator",
+    "preprocessing.text": "text_to_word_sequence one_hot hashing_trick Tokenizer",
+    "regularizers": "Regularizer L1L2 l1 l2 l1_l2 serialize deserialize get",
+    "utils": "np_utils generic_utils data_utils io_utils conv_utils HDF5Matrix get_file Sequence GeneratorEnqueuer "
+             "OrderedEnqueuer CustomObjectScope custom_object_scope get_custom_objects serialize_keras_object "
+             "deserialize_keras_object Progbar convert_all_kernels_in_model get_source_inputs print_summary "
+             "model_to_dot plot_model to_categorical normalize multi_gpu_model",
+    "utils.conv_utils": "normalize_tuple normalize_data_format normalize_padding convert_kernel conv_output_length "
+                        "conv_input_length deconv_length",
+    "utils.data_utils": "get_file validate_file Sequence SequenceEnqueuer OrderedEnqueuer GeneratorEnqueuer",
+    "utils.generic_utils": "CustomObjectScope custom_object_scope get_custom_objects serialize_keras_object "
+                           "deserialize_keras_object func_dump func_load getargspec has_arg Progbar to_list "
+                           "object_list_uid is_all_none slice_arrays transpose_shape unpack_singleton",
+    "utils.io_utils": "HDF5Matrix ask_to_proceed_with_overwrite",
+    "utils.layer_utils": "count_params print_summary convert_all_kernels_in_model convert_dense_weights_data_format "
+                         "get_source_inputs",
+    "utils.multi_gpu_utils": "multi_gpu_model",
+    "utils.np_utils": "to_categorical normalize",
+    "utils.vis_utils": "model_to_dot plot_model",
+    "wrappers.scikit_learn": "BaseWrapper KerasClassifier KerasRegressor",
+}
+
+# Modules and names that helpers working in parallel are adding (issue 16): skipped here until their branches are
+# merged; the lead empties this set after merging. A whole module ("layers.local") or one "module:name".
+_3D = ("Conv3DTranspose UpSampling3D ZeroPadding3D Cropping3D Deconvolution3D Deconv3D MaxPooling3D AveragePooling3D "
+       "GlobalAveragePooling3D GlobalMaxPooling3D AvgPool3D MaxPool3D GlobalMaxPool3D GlobalAvgPool3D SpatialDropout3D")
+PENDING_OTHER_BRANCHES = (
+    {"layers.local", "layers.convolutional_recurrent", "layers.cudnn_recurrent", "utils.conv_utils",
+     "utils:conv_utils", "layers.convolutional:Deconvolution2D", "layers.convolutional:Deconv2D"}
+    | {f"{module}:{name}" for module in ("layers", "layers.convolutional", "layers.pooling", "layers.core")
+       for name in _3D.split()}
+    | {f"{module}:{name}" for module in ("layers", "layers.recurrent")
+       for name in "RNN SimpleRNNCell GRUCell LSTMCell StackedRNNCells".split()}
+    | {f"layers:{name}" for name in "LocallyConnected1D LocallyConnected2D CuDNNGRU CuDNNLSTM ConvRNN2D ConvLSTM2D "
+                                    "ConvLSTM2DCell".split()})
+
+KERAS_224_PATHS = [f"{module}:{name}" for module, names in KERAS_224_MODULES.items() for name in names.split()]
 
 
 def _resolve(path):
@@ -83,9 +198,26 @@ def test_keras2_import_path_exists_under_fitgen(path):
     assert _resolve(path) is not None
 
 
-@pytest.mark.parametrize("path", LEGACY_PATHS)
-def test_keras2_legacy_submodule_paths(path):
+@pytest.mark.parametrize("path", KERAS_224_PATHS)
+def test_every_keras_224_public_name_resolves_under_fitgen(path):
+    if path in PENDING_OTHER_BRANCHES or path.partition(":")[0] in PENDING_OTHER_BRANCHES:
+        pytest.skip("added by a helper branch working in parallel (PENDING_OTHER_BRANCHES)")
     assert _resolve(path) is not None
+
+
+def test_keras_224_names_are_the_same_objects_as_fitgen_s():
+    from fitgen import layers, models
+    from fitgen.engine import saving, topology, training
+    from fitgen.utils import generic_utils, layer_utils
+    assert training.Model is models.Model is topology.Network
+    assert topology.Input is layers.Input and topology.InputSpec is layers.InputSpec
+    assert saving.load_model is models.load_model
+    assert generic_utils.Progbar is importlib.import_module("fitgen.utils").Progbar
+    assert layer_utils.get_source_inputs is importlib.import_module("fitgen.engine").get_source_inputs
+    from fitgen.layers import core, masking, noise
+    assert core.Masking is masking.Masking and core.SpatialDropout1D is noise.SpatialDropout1D
+    with pytest.raises(AttributeError):
+        core.NoSuchLayer  # noqa: B018
 
 
 def test_import_fitgen_loads_no_tensorflow_keras_or_optional_dependency():

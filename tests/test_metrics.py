@@ -396,3 +396,84 @@ def test_metric_merge_state_and_set_weights():
     check(clone.result(), 3.0)
     with pytest.raises(ValueError, match="not compatible"):
         first.merge_state([metrics.Sum()])
+
+
+# ------------------------------------------------- Keras 2.2.4's top-k tests and user metric round trips
+
+@pytest.mark.parametrize("make", [lambda a: a, lambda a: a.tolist(), lambda a: __import__("fitgen").backend.variable(a)],
+                         ids=["numpy", "list", "K.variable"])
+def test_top_k_categorical_accuracy_on_2d_inputs(make):
+    # keras 2.2.4 tests/keras/metrics_test.py: the same cases; fitgen returns per-sample values as tf-keras
+    # does (Keras 2.2.4 returned their mean).
+    y_pred = make(np.array([[0.3, 0.2, 0.1], [0.1, 0.2, 0.7]], dtype="float32"))
+    y_true = make(np.array([[0, 1, 0], [1, 0, 0]], dtype="float32"))
+    for k, expected in ((3, [1, 1]), (2, [1, 0]), (1, [0, 0])):
+        result = metrics.top_k_categorical_accuracy(y_true, y_pred, k=k).numpy()
+        assert result.tolist() == expected and result.mean() == np.mean(expected)
+
+
+@pytest.mark.parametrize("labels, shape", [([1, 0], (2,)), ([[1], [0]], (2, 1))])
+def test_sparse_top_k_categorical_accuracy_on_2d_inputs(labels, shape):
+    y_pred = np.array([[0.3, 0.2, 0.1], [0.1, 0.2, 0.7]], dtype="float32")
+    y_true = np.array(labels, dtype="float32")
+    for k, expected in ((3, 1.0), (2, 0.5), (1, 0.0)):
+        result = metrics.sparse_top_k_categorical_accuracy(y_true, y_pred, k=k).numpy()
+        assert result.shape == shape and result.mean() == expected
+
+
+class CountAbove(metrics.Metric):
+    """A user metric with a constructor argument of its own."""
+
+    def __init__(self, threshold=0.5, name="count_above", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.threshold = threshold
+        self.count = self.add_weight(name="count", initializer="zeros")
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        self.count.assign_add(torch.sum((torch.as_tensor(y_pred) > self.threshold).float()))
+
+    def result(self):
+        return self.count
+
+    def get_config(self):
+        return {**super().get_config(), "threshold": self.threshold}
+
+
+def test_user_metric_serialize_round_trip_with_custom_objects_and_registration():
+    from fitgen.utils import custom_object_scope, register_keras_serializable
+
+    metric = CountAbove(threshold=0.25, name="above")
+    config = metrics.serialize(metric)
+    assert config == {"class_name": "CountAbove", "config": {"name": "above", "dtype": "float32", "threshold": 0.25}}
+    with pytest.raises(ValueError, match="Unknown metric"):
+        metrics.deserialize(config)
+    again = metrics.deserialize(config, custom_objects={"CountAbove": CountAbove})
+    assert isinstance(again, CountAbove) and again.name == "above" and again.threshold == 0.25
+    with custom_object_scope({"CountAbove": CountAbove}):
+        assert metrics.get(config).threshold == 0.25
+    again.update_state(None, T([0.1, 0.3, 0.9]))
+    assert float(again.result()) == 2.0
+
+    @register_keras_serializable(package="tests")
+    class Registered(CountAbove):
+        pass
+
+    restored = metrics.deserialize(metrics.serialize(Registered(threshold=0.75)))
+    assert type(restored) is Registered and restored.threshold == 0.75
+
+
+def test_layer_based_stateful_metric_of_keras_224_round_trips():
+    # Keras 2.2.4 wrote stateful metrics as Layer subclasses; serialize/deserialize treat them as classes.
+    from fitgen.layers import Layer
+
+    class BinaryTruePositives(Layer):
+        def __init__(self, name="true_positives", **kwargs):
+            super().__init__(name=name, **kwargs)
+            self.stateful = True
+
+        def __call__(self, y_true, y_pred):
+            return torch.sum(torch.round(y_pred) * y_true)
+
+    config = metrics.serialize(BinaryTruePositives())
+    restored = metrics.deserialize(config, custom_objects={"BinaryTruePositives": BinaryTruePositives})
+    assert isinstance(restored, BinaryTruePositives) and restored.name == "true_positives"

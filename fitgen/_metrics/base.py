@@ -30,6 +30,26 @@ def to_metric_tensor(value, dtype, device):
     return torch.as_tensor(value, dtype=dtype, device=device)
 
 
+class MetricVariable(torch.Tensor):
+    """A metric's state tensor, with the in-place `assign` / `assign_add` / `assign_sub` that user metrics
+    written for Keras call (`self.true_positives.assign_add(...)`). Torch operations treat it as a plain
+    tensor (no per-op dispatch cost) and return plain tensors."""
+
+    __torch_function__ = torch._C._disabled_torch_function_impl
+
+    def assign(self, value):
+        self.copy_(to_metric_tensor(value, self.dtype, self.device).detach())
+        return self
+
+    def assign_add(self, value):
+        self.add_(to_metric_tensor(value, self.dtype, self.device).detach())
+        return self
+
+    def assign_sub(self, value):
+        self.sub_(to_metric_tensor(value, self.dtype, self.device).detach())
+        return self
+
+
 class Metric:
     """Base of stateful metrics: `update_state` accumulates, `result` reads, `reset_state` zeroes.
 
@@ -67,11 +87,11 @@ class Metric:
         return self._device
 
     def add_weight(self, name, shape=(), dtype=None, initializer="zeros"):
-        """Creates a state tensor (zeros) reachable as `self.<name>` and listed in `variables`."""
+        """Creates a state tensor (zeros, a `MetricVariable`) reachable as `self.<name>`, listed in `variables`."""
         if initializer not in ("zeros", None):
             raise ValueError(f"Metric state can only start at zeros. Received: initializer={initializer!r}")
         tensor = torch.zeros(tuple(shape), dtype=backend.torch_dtype(dtype) if dtype else self._dtype,
-                             device=self._device)
+                             device=self._device).as_subclass(MetricVariable)
         setattr(self, name, tensor)
         self._state_names.append(name)
         return tensor
@@ -87,7 +107,7 @@ class Metric:
         """Moves the state to `device`; returns self."""
         device = torch.device(device)
         for name in self._state_names:
-            setattr(self, name, getattr(self, name).to(device))
+            setattr(self, name, getattr(self, name).to(device).as_subclass(MetricVariable))
         self._device = device
         return self
 

@@ -18,7 +18,8 @@ class ModelCheckpoint(Callback):
         filepath: path of the file to write; may contain `str.format` placeholders filled with `epoch`
             (1-based), `batch` (1-based, batch-level saves only) and any key of the logs, e.g.
             `'weights.{epoch:02d}-{val_loss:.2f}.hdf5'`.
-        monitor: the logged quantity `save_best_only` compares.
+        monitor: the logged quantity `save_best_only` compares. 'acc' and 'accuracy' (with or without 'val_')
+            name the same value, so a Keras 2.2 script's monitor='val_acc' works with metrics=['accuracy'].
         verbose: 1 prints a line for each decision ('improved', 'did not improve', 'saving model').
         save_best_only: save only when `monitor` strictly improves on the best value seen.
         save_weights_only: `model.save_weights(path)` instead of `model.save(path)`.

@@ -30,7 +30,8 @@ class TensorBoard(Callback):
 
     Args:
         log_dir: folder of the event files (`log_dir/train`, `log_dir/validation`).
-        histogram_freq: every how many epochs to write weight histograms (0: never).
+        histogram_freq: every how many epochs to write weight histograms (0: never); needs validation data
+            in `fit`, as in Keras 2.
         write_graph: accepted for Keras compatibility; fitgen writes no graph.
         write_images: accepted for Keras compatibility; fitgen writes no weight images.
         write_steps_per_second: also log training steps per second at each epoch end.
@@ -42,7 +43,8 @@ class TensorBoard(Callback):
     Raises:
         ImportError: when the `tensorboard` package is missing (the message names `pip install
             fitgen[tensorboard]`).
-        ValueError: for an `update_freq` that is neither 'epoch', 'batch' nor a positive integer.
+        ValueError: for an `update_freq` that is neither 'epoch', 'batch' nor a positive integer; when training
+            starts, for `histogram_freq > 0` in a fit without validation data (as Keras 2 did).
     """
 
     # Batch logs are materialised (a device sync) only on the batches that are written.
@@ -90,6 +92,13 @@ class TensorBoard(Callback):
         return int(optimizer.iterations) if optimizer is not None and hasattr(optimizer, "iterations") else 0
 
     def on_train_begin(self, logs=None):
+        if self.histogram_freq and not (self.params or {}).get("do_validation", True):
+            # Keras 2 refused histograms in a fit without validation data (it raised after the first epoch);
+            # fitgen refuses before training starts. A validation generator is fine here.
+            raise ValueError(f"If printing histograms, validation_data must be provided: "
+                             f"TensorBoard(histogram_freq={self.histogram_freq}) was used in a fit without "
+                             "validation data. Pass `validation_data` (or `validation_split`), or set "
+                             "histogram_freq=0.")
         self._training = True
         self._writer("train")
 

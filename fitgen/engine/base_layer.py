@@ -6,15 +6,19 @@ each one is described by a `LayerWeight` that converts to and from Keras's layou
 torch's native layout with no per-step conversion.
 """
 import inspect
+import warnings
 
 import numpy as np
 import torch
 from torch import nn
 
 from fitgen import backend
-from fitgen.engine import keras_tensor
+from fitgen.engine import keras_tensor, layer_masks
 from fitgen.engine.call_context import (_EAGER_CALLS, _LOSS_COLLECTORS, _METRIC_SINKS, PERSISTENT_LOSSES, PHASE,
                                         as_loss_tensor, collect_losses)
+from fitgen.engine.input_spec import InputSpec, assert_input_compatibility  # noqa: F401 (InputSpec re-exported)
+from fitgen.engine.keras_tensor import Node  # noqa: F401 (keras.engine.base_layer.Node in Keras 2)
+from fitgen.engine.layer_weight import LayerWeight, Layout, Permute  # noqa: F401 (layers import them from here)
 from fitgen.utils.generic_utils import to_snake_case
 
 _ALLOWED_KWARGS = {"input_dim", "input_shape", "batch_input_shape", "batch_size", "weights",
@@ -33,99 +37,6 @@ class GradientFlags:
     trainable_version = 0  # bumped by every `trainable` assignment
 
 
-class Layout:
-    """How one weight's torch tensor maps to Keras's layout. The identity by default."""
-
-    def to_keras(self, tensor):
-        return tensor
-
-    def from_keras(self, tensor):
-        return tensor
-
-    def torch_shape(self, keras_shape):
-        return tuple(keras_shape)
-
-
-class Permute(Layout):
-    """torch tensor = Keras tensor permuted by `perm` (e.g. Conv2D: (kh, kw, in, out) -> (out, in, kh, kw))."""
-
-    def __init__(self, perm):
-        self.perm = tuple(perm)
-        self.inverse = tuple(int(i) for i in np.argsort(perm))
-
-    def to_keras(self, tensor):
-        return tensor.permute(self.inverse)
-
-    def from_keras(self, tensor):
-        return tensor.permute(self.perm).contiguous()
-
-    def torch_shape(self, keras_shape):
-        return tuple(keras_shape[i] for i in self.perm)
-
-
-class LayerWeight:
-    """One Keras weight: a name, a torch tensor, its layout, and its regularizer and constraint.
-
-    Acts like a Keras 2 variable for user code: `.shape` is Keras's shape, `.numpy()` gives the value in Keras
-    layout, `K.get_value(w)` / `K.set_value(w, value)` work, and `.name` is `layer/kernel:0`.
-    """
-
-    def __init__(self, layer, name, tensor, trainable, layout, regularizer=None, constraint=None):
-        self.layer = layer
-        self.weight_name = name
-        self.tensor = tensor
-        self._trainable = trainable
-        self.layout = layout
-        self.regularizer = regularizer
-        self.constraint = constraint
-
-    @property
-    def name(self):
-        return f"{self.path}:0"
-
-    @property
-    def path(self):
-        """`dense/kernel`: the name optimizers and files use (tf-keras writes `dense/kernel:0`)."""
-        return f"{self.layer.name}/{self.weight_name}"
-
-    @property
-    def trainable(self):
-        return self._trainable and self.layer.trainable
-
-    @property
-    def shape(self):
-        return tuple(self.to_keras(self.tensor).shape)
-
-    @property
-    def dtype(self):
-        return str(self.tensor.dtype).replace("torch.", "")
-
-    def to_keras(self, tensor):
-        return self.layout.to_keras(tensor)
-
-    def from_keras(self, tensor):
-        return self.layout.from_keras(tensor)
-
-    def keras_view(self):
-        return self.to_keras(self.tensor)
-
-    def numpy(self):
-        return self.to_keras(self.tensor.detach()).cpu().numpy().copy()
-
-    def assign(self, value):
-        value = value.numpy() if hasattr(value, "numpy") and not isinstance(value, torch.Tensor) else value
-        value = torch.as_tensor(np.asarray(value.detach().cpu() if isinstance(value, torch.Tensor) else value))
-        if tuple(value.shape) != self.shape:
-            raise ValueError(f"Weight {self.name} has shape {self.shape}; cannot assign a value of shape "
-                             f"{tuple(value.shape)}.")
-        with torch.no_grad():
-            self.tensor.copy_(self.from_keras(value.to(self.tensor.dtype)))
-
-    def __array__(self, dtype=None, copy=None):
-        return self.numpy().astype(dtype) if dtype else self.numpy()
-
-    def __repr__(self):
-        return f"<LayerWeight {self.name} shape={self.shape} trainable={self.trainable}>"
 
 
 class Layer(nn.Module):
@@ -153,16 +64,21 @@ class Layer(nn.Module):
         self._trainable = trainable
         self.dtype = dtype.name if isinstance(dtype, np.dtype) else (dtype or backend.floatx())
         self.built = False
-        self.supports_masking = False
+        # A layer that defines compute_mask supports masking unless it says otherwise (tf-keras's default).
+        self.supports_masking = layer_masks.overrides_compute_mask(type(self))
+        self.input_spec = None
         self._layer_weights = []
         self._own_losses = []       # added outside any call: kept (tensors, or callables evaluated each step)
+        self._input_losses = []     # (loss, inputs) pairs from add_loss(..., inputs=...) outside a call
         self._eager_losses = (0, [])  # (eager call number, losses) of the latest call outside fitgen's steps
         self._inbound_nodes = []
         self._initial_weights = kwargs.get("weights")
         from fitgen import regularizers
         self.activity_regularizer = regularizers.get(kwargs.get("activity_regularizer"))
         self._batch_input_shape = _batch_input_shape_from(kwargs)
-        self._call_accepts_training = "training" in inspect.signature(self.call).parameters
+        call_parameters = inspect.signature(self.call).parameters
+        self._call_accepts_training = "training" in call_parameters
+        self._call_accepts_mask = "mask" in call_parameters
 
     # ----------------------------------------------------------------------------------------- weights
     def add_weight(self, name, shape, dtype=None, initializer="glorot_uniform", regularizer=None,
@@ -242,9 +158,40 @@ class Layer(nn.Module):
     def trainable_weights(self):
         return [w for w in self._own_and_nested_weights() if w.trainable]
 
+    @trainable_weights.setter
+    def trainable_weights(self, weights):
+        # Keras 1-style layers list their weights after creating them: `self.trainable_weights = [self.W]`.
+        self._set_weights_trainable(weights, True)
+
     @property
     def non_trainable_weights(self):
         return [w for w in self._own_and_nested_weights() if not w.trainable]
+
+    @non_trainable_weights.setter
+    def non_trainable_weights(self, weights):
+        self._set_weights_trainable(weights, False)
+
+    def _set_weights_trainable(self, items, trainable):
+        records = self._own_and_nested_weights()
+        for item in items:
+            weight = next((w for w in records if w is item or w.tensor is item), None)
+            if weight is None:
+                if not isinstance(item, nn.Parameter):
+                    raise TypeError(f"Layer {self.name!r}: {item!r} is not one of its weights. Create weights with "
+                                    "`self.add_weight(...)` (or pass torch Parameters) before listing them in "
+                                    "`trainable_weights` / `non_trainable_weights`.")
+                attribute = _unique_attribute(self, "weight")
+                self.register_parameter(attribute, item)
+                weight = LayerWeight(self, attribute, item, trainable, Layout())
+                weight.attribute = attribute
+                self._layer_weights.append(weight)
+            if trainable and not isinstance(weight.tensor, nn.Parameter):
+                raise ValueError(f"Weight {weight.name} was created with trainable=False, so torch holds it as a "
+                                 "buffer that cannot receive gradients; create it with `add_weight(..., "
+                                 "trainable=True)` instead of listing it in `trainable_weights`.")
+            weight._trainable = trainable
+            if isinstance(weight.tensor, nn.Parameter):
+                weight.tensor.requires_grad_(weight.trainable)
 
     variables = weights
     trainable_variables = trainable_weights
@@ -283,7 +230,8 @@ class Layer(nn.Module):
         Inside `call`, a tensor (e.g. an activity penalty) counts for the batch being computed. Outside any call, a
         zero-argument callable (or a constant tensor) is kept and added at every training step. On a functional
         model, a symbolic tensor built from the model's inputs becomes part of the model (see `Model.add_loss`).
-        A non-scalar loss counts as its mean. `inputs` is accepted for Keras 2 compatibility.
+        A non-scalar loss counts as its mean. `inputs` (Keras 2) names the inputs a loss added outside a call
+        depends on, for `get_losses_for(inputs)`.
 
         Args:
             losses: a loss tensor, a zero-argument callable returning one, or a list of them.
@@ -299,6 +247,8 @@ class Layer(nn.Module):
                                  "that model, or compute the loss inside the layer's `call`.")
             if _LOSS_COLLECTORS:
                 _LOSS_COLLECTORS[-1].append((self, as_loss_tensor(loss() if callable(loss) else loss)))
+            elif inputs is not None:
+                self._input_losses.append((loss, inputs))  # Keras 2's conditional losses, for get_losses_for
             else:
                 self._own_losses.append(loss)
                 PERSISTENT_LOSSES[0] += 1
@@ -317,6 +267,35 @@ class Layer(nn.Module):
         if _METRIC_SINKS:
             _METRIC_SINKS[-1].add_value(name, value)
 
+    def get_losses_for(self, inputs):
+        """Keras 2: the losses that depend on `inputs`; `None` gives the unconditional ones (weight
+        regularization penalties and losses added without `inputs`)."""
+        if inputs is None:
+            return [w.regularizer(w.keras_view()) for w in self._own_and_nested_weights() if w.regularizer] + \
+                [loss() if callable(loss) else loss for loss in self._own_losses]
+        wanted = {id(t) for t in keras_tensor.flatten(inputs)}
+        return [loss() if callable(loss) else loss for loss, on in self._input_losses
+                if wanted & {id(t) for t in keras_tensor.flatten(on)}]
+
+    def add_update(self, updates, inputs=None):
+        """Keras 2's update ops. fitgen runs eagerly: callables run now, anything else was already applied."""
+        for update in (updates if isinstance(updates, (list, tuple)) else [updates]):
+            if callable(update):
+                update()
+
+    @property
+    def updates(self):
+        """Always `[]`, as in tf-keras 2.x: updates (e.g. BatchNormalization's moving statistics) are applied
+        during the forward pass in training, never collected for a later graph run."""
+        warnings.warn("`layer.updates` is always empty in fitgen: updates such as BatchNormalization's moving "
+                      "statistics are applied during the training forward pass, so there is nothing to run "
+                      "afterwards.", stacklevel=2)
+        return []
+
+    def get_updates_for(self, inputs):
+        """Keras 2: the update ops that depend on `inputs`; always `[]` (see `updates`)."""
+        return []
+
     @property
     def losses(self):
         """This layer's (and nested layers') losses: weight regularisation penalties, the losses added outside a
@@ -325,6 +304,7 @@ class Layer(nn.Module):
         out = [w.regularizer(w.keras_view()) for w in self._own_and_nested_weights() if w.regularizer]
         for layer in layers:
             out.extend(as_loss_tensor(loss() if callable(loss) else loss) for loss in layer._own_losses)
+            out.extend(loss() if callable(loss) else loss for loss, _ in layer._input_losses)
         if _LOSS_COLLECTORS:
             members = {id(layer) for layer in layers}
             out.extend(value for owner, value in _LOSS_COLLECTORS[-1] if id(owner) in members)
@@ -370,17 +350,42 @@ class Layer(nn.Module):
 
     def __call__(self, inputs, *args, **kwargs):
         if type(inputs) is not torch.Tensor and keras_tensor.is_symbolic(inputs):  # one check per call
-            return keras_tensor.call_symbolic(self, inputs, args, kwargs)
+            return self._call_symbolic(inputs, args, kwargs)
         if not _LOSS_COLLECTORS:  # fitgen's steps always collect; a user's own call is collected here
             return self._eager_call(inputs, args, kwargs)
         if not self.built:
+            if self.input_spec is not None:  # a spec set in __init__ is checked before build, as in Keras
+                assert_input_compatibility(self.input_spec, inputs, self.name)
             self._maybe_build(keras_tensor.shape_of(inputs), keras_tensor.device_of(inputs))
+        if self.input_spec is not None:
+            assert_input_compatibility(self.input_spec, inputs, self.name)
         if "training" in kwargs and not self._call_accepts_training:
             kwargs.pop("training")
+        contract = (self.supports_masking or self._call_accepts_mask) and \
+            layer_masks.follows_mask_contract(type(self))
+        previous_mask = None
+        if contract:
+            previous_mask = kwargs["mask"] if "mask" in kwargs else layer_masks.input_masks(inputs)
+            if previous_mask is not None and self._call_accepts_mask and "mask" not in kwargs:
+                kwargs["mask"] = previous_mask
         outputs = super().__call__(inputs, *args, **kwargs)
+        if contract and self.supports_masking:
+            layer_masks.attach_output_masks(self, inputs, outputs, previous_mask)
         if self.activity_regularizer is not None:
             first = outputs[0] if isinstance(outputs, (list, tuple)) else outputs
             self.add_loss(self.activity_regularizer(first) / first.shape[0])
+        return outputs
+
+    def _call_symbolic(self, inputs, args, kwargs):
+        if not self.built:
+            if self.input_spec is not None:
+                assert_input_compatibility(self.input_spec, inputs, self.name)
+            shapes = keras_tensor.map_structure(lambda t: t.shape, inputs)
+            self._maybe_build(keras_tensor._shapes_arg(shapes))
+        if self.input_spec is not None:
+            assert_input_compatibility(self.input_spec, inputs, self.name)
+        outputs = keras_tensor.call_symbolic(self, inputs, args, kwargs)
+        layer_masks.attach_symbolic_masks(self, inputs, outputs, kwargs)
         return outputs
 
     def forward(self, inputs, *args, **kwargs):
@@ -392,6 +397,18 @@ class Layer(nn.Module):
         return keras_tensor.infer_output_spec(self, input_shape)[0]
 
     compute_output_shape.runs_placeholders = True  # call_symbolic then infers shapes and dtypes in one run
+
+    def compute_mask(self, inputs, mask=None):
+        """The output mask for `inputs` carrying `mask` (Keras 2 API).
+
+        By default a layer with `supports_masking` passes the input mask on unchanged; any other layer
+        returns None, and raises TypeError if it is handed a mask, as Keras does.
+        """
+        if not self.supports_masking:
+            if any(m is not None for m in keras_tensor.flatten(mask)):
+                raise TypeError(f"Layer {self.name} does not support masking, but was passed an input_mask: {mask}")
+            return None
+        return mask
 
     # ----------------------------------------------------------------------------------- graph access
     def _node_tensors(self, attribute, node_index):
@@ -424,6 +441,27 @@ class Layer(nn.Module):
     def output_shape(self):
         return keras_tensor.shape_of(self.output)
 
+    def get_input_shape_at(self, node_index):
+        return keras_tensor.shape_of(self.get_input_at(node_index))
+
+    def get_output_shape_at(self, node_index):
+        return keras_tensor.shape_of(self.get_output_at(node_index))
+
+    def get_input_mask_at(self, node_index):
+        """The symbolic mask(s) of the inputs of call `node_index` (None where an input has no mask)."""
+        return _masks_of(self.get_input_at(node_index))
+
+    def get_output_mask_at(self, node_index):
+        return _masks_of(self.get_output_at(node_index))
+
+    @property
+    def input_mask(self):
+        return self.get_input_mask_at(0)
+
+    @property
+    def output_mask(self):
+        return self.get_output_mask_at(0)
+
     # --------------------------------------------------------------------------------------- config
     def get_config(self):
         """The constructor arguments that rebuild this layer (Keras 2 layer config)."""
@@ -440,6 +478,12 @@ class Layer(nn.Module):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
 
     # torch's Module.__setattr__/__getattr__ are kept; `name` stays an ordinary attribute.
+
+
+def _masks_of(tensors):
+    if isinstance(tensors, (list, tuple)) and not tensors:
+        return None  # an InputLayer's call has no inputs, hence no input mask
+    return keras_tensor.map_structure(lambda t: getattr(t, "_keras_mask", None), tensors)
 
 
 def _unique_attribute(module, name):

@@ -33,6 +33,11 @@ class KerasTensor:
     def ndim(self):
         return len(self.shape)
 
+    @property
+    def _keras_shape(self):
+        """Keras 2's static shape attribute (batch axis None): a read-only alias of `shape`."""
+        return self.shape
+
     def __repr__(self):
         return f"<KerasTensor shape={self.shape} dtype={self.dtype} (created by layer '{self._keras_history[0].name}')>"
 

@@ -58,9 +58,10 @@ class Sequential(Model):
         if any(existing.name == layer.name for existing in self._stack):
             raise ValueError(f'All layers added to a Sequential model should have unique names. Name "{layer.name}" '
                              "is already the name of a layer in this model.")
-        if not self._stack and self._input_tensor is None and layer._batch_input_shape is not None:
-            self._input_tensor = Input(batch_shape=layer._batch_input_shape, dtype=_input_dtype(layer),
-                                       name=f"{layer.name}_input")
+        if not self._stack and self._input_tensor is None:
+            batch_shape, dtype = _declared_input(layer)
+            if batch_shape is not None:
+                self._input_tensor = Input(batch_shape=batch_shape, dtype=dtype, name=f"{layer.name}_input")
         self._stack.append(layer)
         if self._input_tensor is not None:
             self._extend_graph(self._stack[len(self._stack_outputs):])
@@ -143,6 +144,20 @@ class Sequential(Model):
         if proba.shape[-1] > 1:
             return proba.argmax(axis=-1)
         return (proba > 0.5).astype("int32")
+
+
+def _declared_input(layer):
+    """(batch input shape, dtype) a first layer declares; a nested model declares its own input, or its first
+    layer's (as Keras finds it), so `Sequential([Sequential([Dense(4, input_shape=(3,))])])` is built at once."""
+    while isinstance(layer, Model):
+        if layer._graph is not None and len(layer.inputs) == 1:
+            return layer.inputs[0].shape, layer.inputs[0].dtype
+        if layer._graph is not None or not layer.layers:
+            return None, None
+        layer = layer.layers[0]
+    if layer._batch_input_shape is None:
+        return None, None
+    return layer._batch_input_shape, _input_dtype(layer)
 
 
 def _input_dtype(layer):

@@ -386,3 +386,12 @@ def _format_results(logs, names, return_dict):
         return logs
     values = [logs[name] for name in names if name in logs]
     return values[0] if len(values) == 1 else values
+
+
+def __getattr__(name):
+    # keras.engine.training.Model: Keras 2 defined Model in training.py. fitgen's Model lives in model.py,
+    # which imports this module, so the name is looked up when asked for.
+    if name == "Model":
+        from fitgen.engine.model import Model
+        return Model
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,6 +1,7 @@
 """Keras 2 layers (`from fitgen.layers import Dense, Conv2D, LSTM, ...`)."""
 from fitgen.engine.base_layer import Layer
 from fitgen.engine.input_layer import Input, InputLayer
+from fitgen.engine.input_spec import InputSpec
 from fitgen.layers.advanced_activations import ELU, LeakyReLU, PReLU, ReLU, Softmax, ThresholdedReLU
 from fitgen.layers.convolutional import (Conv1D, Conv2D, Conv2DTranspose, Conv3D, DepthwiseConv2D, SeparableConv1D,
                                          SeparableConv2D)
@@ -18,6 +19,7 @@ from fitgen.layers.recurrent import GRU, LSTM, SimpleRNN
 from fitgen.layers.reshaping import Cropping1D, Cropping2D, UpSampling1D, UpSampling2D, ZeroPadding1D, ZeroPadding2D
 from fitgen.layers.torch_module import TorchModule
 from fitgen.layers.wrappers import Bidirectional, TimeDistributed
+from fitgen.layers.wrappers import Wrapper
 
 try:  # a bonus layer of the normalization module
     from fitgen.layers.normalization import LayerNormalization
@@ -27,6 +29,8 @@ except ImportError:  # pragma: no cover
 # Keras 2 aliases.
 Convolution1D, Convolution2D, Conv2DTranspose, Deconvolution2D = Conv1D, Conv2D, Conv2DTranspose, Conv2DTranspose
 SeparableConvolution2D = SeparableConv2D
+Convolution3D, SeparableConvolution1D, Convolution2DTranspose, Deconv2D = Conv3D, SeparableConv1D, Conv2DTranspose, \
+    Conv2DTranspose
 MaxPool1D, MaxPool2D, AvgPool1D, AvgPool2D = MaxPooling1D, MaxPooling2D, AveragePooling1D, AveragePooling2D
 GlobalAvgPool1D, GlobalAvgPool2D = GlobalAveragePooling1D, GlobalAveragePooling2D
 GlobalMaxPool1D, GlobalMaxPool2D = GlobalMaxPooling1D, GlobalMaxPooling2D

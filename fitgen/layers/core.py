@@ -4,9 +4,7 @@ ActivityRegularization.
 Tensors arrive in Keras layout; these layers need no layout conversion. Dense keeps Keras's kernel layout
 `(input_dim, units)` because `x @ kernel` (torch.addmm for 2-D inputs) is as fast as `F.linear`.
 """
-import base64
 import inspect
-import marshal
 import sys
 import types
 
@@ -17,6 +15,7 @@ import torch.nn.functional as F
 from fitgen import activations, backend, constraints, initializers, regularizers
 from fitgen.engine.base_layer import Layer
 from fitgen.utils import generic_utils
+from fitgen.utils.generic_utils import func_dump, func_load  # noqa: F401 (Keras 2 kept them in generic_utils)
 
 # Loading a Lambda layer whose function is a Python lambda means running bytecode read from a file.
 # The saving module sets this flag from `load_model(..., safe_mode=...)`; it stays True otherwise.
@@ -363,11 +362,11 @@ class Lambda(Layer):
                 kwargs["mask"] = mask if mask is not None else getattr(inputs, "_keras_mask", None)
             if self._fn_expects_training:
                 kwargs["training"] = self.training if training is None else training
-        outputs = self.function(inputs, **kwargs)
-        if self.mask is not None and isinstance(outputs, torch.Tensor):
-            input_mask = mask if mask is not None else getattr(inputs, "_keras_mask", None)
-            outputs._keras_mask = self.mask(inputs, input_mask) if callable(self.mask) else self.mask
-        return outputs
+        return self.function(inputs, **kwargs)
+
+    def compute_mask(self, inputs, mask=None):
+        """The `mask` argument's mask: a fixed mask, or `mask(inputs, input_mask)` when it is a function."""
+        return self.mask(inputs, mask) if callable(self.mask) else self.mask
 
     def compute_output_shape(self, input_shape):
         if self._output_shape is None:
@@ -453,30 +452,6 @@ def _serialize_function(fn, raw=False):
     raise ValueError(f"Lambda: cannot serialize {fn!r}; expected a function.")
 
 
-def func_dump(fn):
-    """`(base64 marshalled code, defaults, closure values)`, the form tf-keras writes for a lambda."""
-    code = base64.encodebytes(marshal.dumps(fn.__code__)).decode("ascii")
-    closure = tuple(cell.cell_contents for cell in fn.__closure__) if fn.__closure__ else None
-    return code, fn.__defaults__, closure
-
-
-def func_load(code, defaults=None, closure=None, globs=None):
-    """Rebuilds a function from `func_dump`'s output (runs bytecode: only for trusted files)."""
-    if isinstance(code, (list, tuple)):
-        code, defaults, closure = code
-    defaults = tuple(defaults) if isinstance(defaults, list) else defaults
-    try:
-        raw = base64.decodebytes(code.encode("ascii"))
-        code_object = marshal.loads(raw)
-    except (ValueError, EOFError, TypeError) as error:
-        raise ValueError(f"Cannot load the Lambda layer's function: its bytecode was written by another Python "
-                         f"version than {sys.version.split()[0]} or is damaged ({error}). Rebuild the model "
-                         f"in code, or pass the function through `custom_objects`.") from None
-    cells = tuple(types.CellType(value) for value in closure) if closure is not None else None
-    return types.FunctionType(code_object, globs if globs is not None else {}, code_object.co_name, defaults,
-                              cells)
-
-
 def _deserialize_function(config, key, module_key, type_key, custom_objects):
     module = config.pop(module_key, None)
     kind = config.pop(type_key, "function" if key == "function" else "raw")
@@ -544,3 +519,15 @@ def _placeholders(input_shape, free, layer):
     if isinstance(input_shape, dict):
         return {k: _placeholders(v, free, layer) for k, v in input_shape.items()}
     return [_placeholders(tuple(s), free, layer) for s in input_shape]
+
+
+# Keras 2.2.4 defined these layers in keras/layers/core.py; scripts still import them from there.
+_KERAS_224_CORE_NAMES = {"Masking": "fitgen.layers.masking", "SpatialDropout1D": "fitgen.layers.noise",
+                         "SpatialDropout2D": "fitgen.layers.noise", "SpatialDropout3D": "fitgen.layers.noise"}
+
+
+def __getattr__(name):
+    if name in _KERAS_224_CORE_NAMES:
+        import importlib
+        return getattr(importlib.import_module(_KERAS_224_CORE_NAMES[name]), name)
+    raise AttributeError(f"module 'fitgen.layers.core' has no attribute {name!r}")

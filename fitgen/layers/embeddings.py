@@ -72,13 +72,10 @@ class Embedding(Layer):
                 bad = int(low) if int(low) < 0 else int(high)
                 raise ValueError(f"Embedding layer {self.name!r} received index {bad}, outside the valid range "
                                  f"[0, {self.input_dim}) given by input_dim={self.input_dim}.")
-        outputs = F.embedding(indices, self.embeddings)
-        if self.mask_zero:
-            outputs._keras_mask = indices != 0
-        return outputs
+        return F.embedding(indices, self.embeddings)
 
     def compute_mask(self, inputs, mask=None):
-        """The boolean mask `inputs != 0` when `mask_zero`, else None."""
+        """The boolean mask `inputs != 0` when `mask_zero` (the output's `_keras_mask`), else None."""
         return torch.as_tensor(inputs) != 0 if self.mask_zero else None
 
     def compute_output_shape(self, input_shape):

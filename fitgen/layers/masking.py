@@ -21,11 +21,10 @@ class Masking(Layer):
 
     def call(self, inputs):
         keep = torch.any(inputs != self.mask_value, dim=-1, keepdim=True)
-        outputs = inputs * keep.to(inputs.dtype)
-        outputs._keras_mask = keep.squeeze(-1)
-        return outputs
+        return inputs * keep.to(inputs.dtype)
 
     def compute_mask(self, inputs, mask=None):
+        """(batch, timesteps): True where some feature differs from `mask_value` (the output's `_keras_mask`)."""
         return torch.any(inputs != self.mask_value, dim=-1)
 
     def compute_output_shape(self, input_shape):

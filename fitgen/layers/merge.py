@@ -2,7 +2,8 @@
 forms (`add([x1, x2])`, ...).
 
 Elementwise merges broadcast as Keras 2 does (a lower-rank input gains length-1 axes right after the batch
-axis, so trailing axes align as in NumPy). Keras masks (`_keras_mask`) of the inputs are combined with a logical AND.
+axis, so trailing axes align as in NumPy). Their `compute_mask` combines the inputs' Keras masks with a logical
+AND (`Concatenate`: along its axis; `Dot`: no mask).
 """
 import functools
 
@@ -34,16 +35,18 @@ class _Merge(Layer):
         self.built = True
 
     def call(self, inputs):
-        masks = [getattr(t, "_keras_mask", None) for t in inputs]
         ranks = {t.dim() for t in inputs}
         if len(ranks) > 1:
             top = max(ranks)
             inputs = [t.reshape(t.shape[:1] + (1,) * (top - t.dim()) + t.shape[1:]) for t in inputs]
-        outputs = self._merge_function(inputs)
-        if any(m is not None for m in masks):
-            masks = [m for m in masks if m is not None]
-            outputs._keras_mask = functools.reduce(torch.logical_and, masks)
-        return outputs
+        return self._merge_function(inputs)
+
+    def compute_mask(self, inputs, mask=None):
+        """The inputs' masks combined with a logical AND (None when no input carries one)."""
+        masks = _check_masks(self, inputs, mask)
+        if masks is None:
+            return None
+        return functools.reduce(torch.logical_and, masks)
 
     def compute_output_shape(self, input_shape):
         self._check_inputs(input_shape)
@@ -53,6 +56,17 @@ class _Merge(Layer):
         batches = {s[0] for s in input_shape if s[0] is not None}
         batch = batches.pop() if len(batches) == 1 else None
         return (batch,) + output
+
+
+def _check_masks(layer, inputs, mask):
+    """The non-None masks of a merge's inputs, or None; ValueError when `mask` does not match `inputs`."""
+    if mask is None:
+        return None
+    if not isinstance(mask, (list, tuple)) or not isinstance(inputs, (list, tuple)) or len(mask) != len(inputs):
+        raise ValueError(f"Layer {layer.name}: `mask` should be a list with one entry per input. Received: "
+                         f"mask={mask!r} for {len(inputs) if isinstance(inputs, (list, tuple)) else 1} input(s)")
+    masks = [m for m in mask if m is not None]
+    return masks or None
 
 
 def _broadcast_shape(shape1, shape2, all_shapes):
@@ -155,18 +169,21 @@ class Concatenate(Layer):
         self.built = True
 
     def call(self, inputs):
-        outputs = torch.cat(inputs, dim=self.axis)
-        masks = [getattr(t, "_keras_mask", None) for t in inputs]
-        if any(m is not None for m in masks):
-            filled = []
-            for x, m in zip(inputs, masks):
-                if m is None:
-                    m = torch.ones(x.shape, dtype=torch.bool, device=x.device)
-                elif m.dim() < x.dim():
-                    m = m.unsqueeze(-1).expand(x.shape)
-                filled.append(m)
-            outputs._keras_mask = torch.cat(filled, dim=self.axis).all(dim=-1)
-        return outputs
+        return torch.cat(inputs, dim=self.axis)
+
+    def compute_mask(self, inputs, mask=None):
+        """Each input's mask widened to the input's shape (all True where it has none), concatenated along
+        `axis`, then reduced over the last axis; None when no input carries a mask."""
+        if _check_masks(self, inputs, mask) is None:
+            return None
+        filled = []
+        for x, m in zip(inputs, mask):
+            if m is None:
+                m = torch.ones(x.shape, dtype=torch.bool, device=x.device)
+            elif m.dim() < x.dim():
+                m = m.unsqueeze(-1).expand(x.shape)
+            filled.append(m)
+        return torch.cat(filled, dim=self.axis).all(dim=-1)
 
     def compute_output_shape(self, input_shape):
         shapes = [tuple(s) for s in input_shape]
@@ -239,6 +256,10 @@ class Dot(Layer):
             x1 = x1 * torch.rsqrt(torch.clamp(torch.sum(x1 * x1, dim=a1, keepdim=True), min=1e-12))
             x2 = x2 * torch.rsqrt(torch.clamp(torch.sum(x2 * x2, dim=a2, keepdim=True), min=1e-12))
         return batch_dot(x1, x2, (a1, a2))
+
+    def compute_mask(self, inputs, mask=None):
+        """A dot product contracts the masked axes away: no output mask, as in Keras."""
+        return None
 
     def compute_output_shape(self, input_shape):
         shape1, shape2 = list(input_shape[0]), list(input_shape[1])

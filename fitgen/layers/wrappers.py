@@ -115,11 +115,11 @@ class TimeDistributed(Wrapper):
         batch, steps = inputs.shape[0], inputs.shape[1]
         folded = inputs.reshape((batch * steps,) + tuple(inputs.shape[2:]))
         outputs = self.layer(folded, training=training)
-        outputs = outputs.reshape((batch, steps) + tuple(outputs.shape[1:]))
-        mask = getattr(inputs, "_keras_mask", None) if mask is None else mask
-        if mask is not None:
-            outputs._keras_mask = mask
-        return outputs
+        return outputs.reshape((batch, steps) + tuple(outputs.shape[1:]))
+
+    def compute_mask(self, inputs, mask=None):
+        """The input's (batch, timesteps) mask applies to every output timestep."""
+        return mask
 
     def compute_output_shape(self, input_shape):
         input_shape = tuple(input_shape)
@@ -229,9 +229,6 @@ class Bidirectional(Wrapper):
             output = y * y_rev
         else:
             output = [y, y_rev]
-        if self.return_sequences and mask is not None:
-            for tensor in (output if isinstance(output, list) else [output]):
-                tensor._keras_mask = mask
         if self.return_state:
             return (output if isinstance(output, list) else [output]) + states
         return output
@@ -256,6 +253,16 @@ class Bidirectional(Wrapper):
         half = len(states) // 2
         self.forward_layer.reset_states(states[:half])
         self.backward_layer.reset_states(states[half:])
+
+    def compute_mask(self, inputs, mask=None):
+        """The input mask on the sequence output(s) when `return_sequences`; states carry none."""
+        if isinstance(mask, list):
+            mask = mask[0]
+        output_mask = mask if self.return_sequences else None
+        masks = [output_mask, output_mask] if self.merge_mode is None else [output_mask]
+        if self.return_state or self.merge_mode is None:
+            return masks  # one per output; the states after them get none
+        return output_mask
 
     def compute_output_shape(self, input_shape):
         shape = self.forward_layer.compute_output_shape(tuple(input_shape))

@@ -357,3 +357,4 @@ def _check_inside(root, candidate, member_name):
 
 
 from fitgen.data.sequence import Sequence  # noqa: E402,F401  (keras.utils.data_utils.Sequence in Keras 2)
+from fitgen.utils.enqueuers import GeneratorEnqueuer, OrderedEnqueuer, SequenceEnqueuer  # noqa: E402,F401

@@ -4,9 +4,13 @@ Every `get()` in fitgen (losses, metrics, activations, optimizers, initializers,
 resolve names here: custom_objects first, then the global registry (`custom_object_scope`), then the
 module's own objects.
 """
+import base64
 import inspect
+import marshal
 import re
+import sys
 import threading
+import types
 
 _GLOBAL_CUSTOM_OBJECTS = {}
 _SCOPE = threading.local()
@@ -166,6 +170,98 @@ def _unknown_message(kind, name, module_objects):
     hint = f" Accepted names: {', '.join(known)}." if known else ""
     return (f"Unknown {kind}: {name!r}. Please ensure this object is passed to the `custom_objects` argument "
             f"or registered with `custom_object_scope`.{hint}")
+
+
+def func_dump(fn):
+    """`(base64 marshalled code, defaults, closure values)`, the form tf-keras writes for a lambda."""
+    code = base64.encodebytes(marshal.dumps(fn.__code__)).decode("ascii")
+    closure = tuple(cell.cell_contents for cell in fn.__closure__) if fn.__closure__ else None
+    return code, fn.__defaults__, closure
+
+
+def func_load(code, defaults=None, closure=None, globs=None):
+    """Rebuilds a function from `func_dump`'s output (runs bytecode: only for trusted files)."""
+    if isinstance(code, (list, tuple)):
+        code, defaults, closure = code
+    defaults = tuple(defaults) if isinstance(defaults, list) else defaults
+    try:
+        raw = base64.decodebytes(code.encode("ascii"))
+        code_object = marshal.loads(raw)
+    except (ValueError, EOFError, TypeError) as error:
+        raise ValueError(f"Cannot load the Lambda layer's function: its bytecode was written by another Python "
+                         f"version than {sys.version.split()[0]} or is damaged ({error}). Rebuild the model "
+                         f"in code, or pass the function through `custom_objects`.") from None
+    cells = tuple(types.CellType(value) for value in closure) if closure is not None else None
+    return types.FunctionType(code_object, globs if globs is not None else {}, code_object.co_name, defaults,
+                              cells)
+
+
+# ------------------------------------------------------------- small helpers Keras 2 code imports from here
+
+def getargspec(fn):
+    """The full argument spec of `fn` (`inspect.getfullargspec`), as Keras 2's helper returned it."""
+    return inspect.getfullargspec(fn)
+
+
+def has_arg(fn, name, accept_all=False):
+    """Whether `fn` can be called with the keyword argument `name` (with `accept_all`, also through **kwargs)."""
+    try:
+        parameters = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+    if accept_all and any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return True
+    parameter = parameters.get(name)
+    return parameter is not None and parameter.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                                                         inspect.Parameter.KEYWORD_ONLY)
+
+
+def to_list(x, allow_tuple=False):
+    """`x` as a list: a list stays itself (a tuple too with `allow_tuple`), anything else is wrapped."""
+    if isinstance(x, list) or (allow_tuple and isinstance(x, tuple)):
+        return list(x)
+    return [x]
+
+
+def unpack_singleton(x):
+    """The only element of a one-element list or tuple; anything else unchanged."""
+    return x[0] if isinstance(x, (list, tuple)) and len(x) == 1 else x
+
+
+def object_list_uid(object_list):
+    """A string naming the objects of a list by identity (Keras 2 used it as a cache key)."""
+    return ", ".join(str(abs(id(x))) for x in to_list(object_list, allow_tuple=True))
+
+
+def is_all_none(iterable_or_element):
+    return all(x is None for x in to_list(iterable_or_element, allow_tuple=True))
+
+
+def slice_arrays(arrays, start=None, stop=None):
+    """Rows `start:stop` (or the rows listed in `start`) of an array or of each array of a list; None stays."""
+    def take(array):
+        if array is None:
+            return None
+        if hasattr(start, "__len__"):
+            return array[list(start) if isinstance(array, list) else start]
+        return array[start:stop]
+
+    if arrays is None:
+        return [None]
+    if isinstance(arrays, list):
+        return [take(array) for array in arrays]
+    return take(arrays)
+
+
+def transpose_shape(shape, target_format, spatial_axes):
+    """A channels_last shape in `target_format`: 'channels_first' moves the last axis before `spatial_axes`."""
+    if target_format == "channels_last":
+        return shape
+    if target_format != "channels_first":
+        raise ValueError(f'The `data_format` argument must be one of "channels_first", "channels_last". '
+                         f"Received: {target_format!r}")
+    reordered = tuple(shape[:spatial_axes[0]]) + (shape[-1],) + tuple(shape[axis] for axis in spatial_axes)
+    return list(reordered) if isinstance(shape, list) else reordered
 
 
 def __getattr__(name):

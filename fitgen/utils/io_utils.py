@@ -86,3 +86,11 @@ class HDF5Matrix:
     @property
     def size(self):
         return int(np.prod(self.shape))
+
+
+def __getattr__(name):
+    # keras.utils.io_utils.ask_to_proceed_with_overwrite: the saving module owns it (loaded on first use).
+    if name == "ask_to_proceed_with_overwrite":
+        from fitgen.saving.hdf5_format import ask_to_proceed_with_overwrite
+        return ask_to_proceed_with_overwrite
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -211,3 +211,84 @@ def test_real_files_hold_the_best_weights(tmp_path, weights_only):
     fresh.load_weights(path)
     for expected, actual in zip(best_weights, fresh.get_weights()):
         np.testing.assert_array_equal(expected, actual)
+
+
+# ------------------------------------------------------------------ Keras 2.2.4's test_ModelCheckpoint cases
+
+def _keras224_model():
+    from fitgen.layers import Dense
+    from fitgen.models import Sequential
+    model = Sequential([Dense(5, input_dim=4, activation="relu"), Dense(3, activation="softmax")])
+    model.compile(loss="categorical_crossentropy", optimizer="rmsprop", metrics=["accuracy"])
+    return model
+
+
+def _keras224_data():
+    rng = np.random.RandomState(1337)
+    x = rng.rand(30, 4).astype("float32")
+    y = np.eye(3, dtype="float32")[rng.randint(0, 3, 30)]
+    return x[:20], y[:20], x[20:], y[20:]
+
+
+@pytest.mark.parametrize("monitor, mode, save_best_only", [
+    ("val_loss", "auto", False), ("val_loss", "min", False), ("val_acc", "max", False), ("val_acc", "max", True),
+    ("val_accuracy", "auto", True), ("val_loss", "min", True)])
+def test_keras224_cases_write_the_checkpoint(tmp_path, monitor, mode, save_best_only):
+    x, y, x_val, y_val = _keras224_data()
+    model = _keras224_model()
+    filepath = tmp_path / "checkpoint.h5"
+    checkpoint = ModelCheckpoint(str(filepath), monitor=monitor, save_best_only=save_best_only, mode=mode)
+    model.fit(x, y, batch_size=5, validation_data=(x_val, y_val), callbacks=[checkpoint], epochs=1, verbose=0)
+    assert os.path.isfile(filepath)
+    from fitgen.models import load_model
+    np.testing.assert_allclose(load_model(str(filepath)).predict(x_val, verbose=0), model.predict(x_val, verbose=0),
+                               rtol=1e-6)
+
+
+def test_keras224_period_with_epoch_in_the_file_name(tmp_path):
+    x, y, x_val, y_val = _keras224_data()
+    model = _keras224_model()
+    pattern = str(tmp_path / "checkpoint.{epoch:02d}.h5")
+    checkpoint = ModelCheckpoint(pattern, monitor="val_acc", save_best_only=False, mode="auto", period=2)
+    model.fit(x, y, batch_size=5, validation_data=(x_val, y_val), callbacks=[checkpoint], epochs=4, verbose=0)
+    assert sorted(os.listdir(tmp_path)) == ["checkpoint.02.h5", "checkpoint.04.h5"]
+
+
+def test_keras224_save_weights_only_writes_a_weights_file(tmp_path):
+    import h5py
+    x, y, x_val, y_val = _keras224_data()
+    model = _keras224_model()
+    path = str(tmp_path / "weights.{epoch:02d}-{val_loss:.2f}.h5")
+    model.fit(x, y, batch_size=5, validation_data=(x_val, y_val), epochs=2, verbose=0,
+              callbacks=[ModelCheckpoint(path, save_weights_only=True, save_best_only=True, monitor="val_loss")])
+    files = sorted(os.listdir(tmp_path))
+    assert files and all(f.startswith("weights.0") for f in files)
+    last = str(tmp_path / files[-1])
+    with h5py.File(last, "r") as f:
+        assert "model_config" not in f.attrs and "layer_names" in f.attrs
+    fresh = _keras224_model()
+    fresh.load_weights(last)
+    assert len(fresh.get_weights()) == 4
+
+
+def test_keras224_missing_monitor_warns_once_per_epoch_and_saves_nothing(tmp_path):
+    x, y, _, _ = _keras224_data()
+    model = _keras224_model()
+    checkpoint = ModelCheckpoint(str(tmp_path / "c.h5"), monitor="val_loss", save_best_only=True)
+    with pytest.warns(RuntimeWarning, match="Can save best model only with val_loss available, skipping.") as caught:
+        model.fit(x, y, batch_size=5, callbacks=[checkpoint], epochs=2, verbose=0)
+    assert len([w for w in caught if "Can save best model" in str(w.message)]) == 2
+    assert os.listdir(tmp_path) == []
+
+
+def test_acc_and_accuracy_name_the_same_monitored_value(tmp_path):
+    checkpoint = ModelCheckpoint(str(tmp_path / "w.h5"), monitor="val_acc", save_best_only=True)
+    model = FakeModel()
+    checkpoint.set_model(model)
+    checkpoint.on_epoch_end(0, {"loss": 0.3, "val_accuracy": 0.5})
+    checkpoint.on_epoch_end(1, {"loss": 0.3, "val_accuracy": 0.4})
+    assert len(model.saves) == 1 and checkpoint.best == 0.5
+    other = ModelCheckpoint(str(tmp_path / "w.h5"), monitor="accuracy", save_best_only=True)
+    other.set_model(FakeModel())
+    other.on_epoch_end(0, {"acc": 0.7})
+    assert other.best == 0.7

@@ -78,3 +78,27 @@ def test_missing_tensorboard_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)
     with pytest.raises(ImportError, match=r"pip install fitgen\[tensorboard\]"):
         TensorBoard()
+
+
+def test_histograms_need_validation_data_as_in_keras2(tmp_path):
+    # Keras 2.2.4's test_TensorBoard_histogram_freq_must_have_validation_data, for fit and fit_generator.
+    import numpy as np
+
+    x, y = tiny_data(8)
+    model = tiny_model()
+
+    def batches():
+        while True:
+            yield x[:4], y[:4]
+
+    with pytest.raises(ValueError, match="validation_data must be provided"):
+        model.fit(x, y, batch_size=4, epochs=2, verbose=0, callbacks=[TensorBoard(str(tmp_path), histogram_freq=1)])
+    with pytest.raises(ValueError, match="validation_data must be provided"):
+        model.fit_generator(batches(), steps_per_epoch=2, epochs=2, verbose=0,
+                            callbacks=[TensorBoard(str(tmp_path), histogram_freq=1)])
+    assert model.optimizer.iterations == 0  # refused before any training step
+    # fitgen's histograms are of weights, so a validation generator is enough (Keras 2 wanted arrays).
+    model.fit_generator(batches(), steps_per_epoch=2, epochs=1, verbose=0, validation_data=batches(),
+                        validation_steps=1, callbacks=[TensorBoard(str(tmp_path), histogram_freq=1)])
+    model.fit(x, y, epochs=1, verbose=0, callbacks=[TensorBoard(str(tmp_path / "none"), histogram_freq=0)])
+    assert np.isfinite(model.evaluate(x, y, verbose=0)).all()

@@ -200,3 +200,15 @@ def test_zoom_range_float_becomes_an_interval():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         ImageDataGenerator(rotation_range=10)  # nothing to warn about
+
+
+@pytest.mark.parametrize("fill_mode", ["nearest", "constant", "reflect", "wrap"])
+def test_float64_generator_warps_in_float64(fill_mode):
+    # Keras 2.2.4's suite ran ImageDataGenerator(dtype='float64'); the bilinear resampler got a float64 image
+    # and a float32 grid ("expected scalar type Double but found Float").
+    x = np.random.RandomState(0).rand(3, 9, 7, 3)
+    kwargs = dict(rotation_range=40, zoom_range=0.2, shear_range=10, fill_mode=fill_mode)
+    batch64 = next(ImageDataGenerator(dtype="float64", **kwargs).flow(x, batch_size=3, shuffle=False, seed=2))
+    batch32 = next(ImageDataGenerator(dtype="float32", **kwargs).flow(x, batch_size=3, shuffle=False, seed=2))
+    assert batch64.dtype == np.float64 and batch32.dtype == np.float32
+    np.testing.assert_allclose(batch64, batch32, atol=1e-5)

@@ -12,7 +12,7 @@ from fitgen.models import load_model
 from fitgen.saving.serialization import layer_classes
 
 ALIASES = {"AvgPool1D", "AvgPool2D", "Convolution1D", "Convolution2D", "Convolution2DTranspose", "Convolution3D",
-           "Deconvolution2D", "DepthwiseConvolution2D", "GlobalAvgPool1D", "GlobalAvgPool2D", "GlobalMaxPool1D",
+           "Deconv2D", "Deconvolution2D", "DepthwiseConvolution2D", "GlobalAvgPool1D", "GlobalAvgPool2D", "GlobalMaxPool1D",
            "GlobalMaxPool2D", "MaxPool1D", "MaxPool2D", "SeparableConvolution1D", "SeparableConvolution2D"}
 # Tested in their own files: models, inputs, Lambda (safe mode), TorchModule (needs its torch module), BackendOp
 # (the layer of backend functions called on symbolic tensors: tests/backend/test_op_layer.py).

@@ -113,7 +113,7 @@ def _bilinear(images, grid):
     clamped to the border. Returns a float array (n, c, oh, ow)."""
     _single_thread_after_fork()
     source = torch.from_numpy(images).permute(0, 3, 1, 2)
-    grid = torch.from_numpy(grid)
+    grid = torch.from_numpy(grid).to(source.dtype)  # grid_sample wants one dtype: float64 images, float64 grid
 
     def sample(src, where):
         return F.grid_sample(src, where, mode="bilinear", padding_mode="border", align_corners=True)
