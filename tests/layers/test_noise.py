@@ -62,5 +62,5 @@ def test_configs():
     assert SpatialDropout2D.from_config({"rate": 0.1, "noise_shape": None, "seed": None, "name": "s"}).rate == 0.1
     assert GaussianDropout(0.3).get_config()["rate"] == 0.3
     assert AlphaDropout(0.3, seed=2).get_config()["seed"] == 2
-    with pytest.raises(ValueError, match="channels_first"):
-        SpatialDropout2D(0.1, data_format="channels_first")
+    with pytest.raises(ValueError, match="data_format"):
+        SpatialDropout2D(0.1, data_format="channels_middle")

@@ -46,8 +46,8 @@ def test_pooling_config_and_errors():
     assert MaxPooling1D().get_config()["strides"] == (2,)
     with pytest.raises(ValueError, match="padding"):
         MaxPooling2D(padding="full")
-    with pytest.raises(ValueError, match="channels_first"):
-        AveragePooling2D(data_format="channels_first")
+    with pytest.raises(ValueError, match="data_format"):
+        AveragePooling2D(data_format="channels_middle")
     assert MaxPooling2D().compute_output_shape((None, None, 5, 2)) == (None, None, 2, 2)
 
 
