@@ -22,7 +22,7 @@ def _pair(value, name):
 def _pairs(value, rank, name):
     """int, `rank` symmetric ints or `rank` (before, after) pairs, as `rank` (before, after) pairs."""
     if isinstance(value, int):
-        return ((value, value),) * rank
+        return (_pair(value, name),) * rank
     if not hasattr(value, "__len__") or len(value) != rank:
         axes = ("height", "width") if rank == 2 else ("dim1", "dim2", "dim3")
         raise ValueError(f"`{name}` should be an int, a tuple of {rank} ints (symmetric_{', symmetric_'.join(axes)}) "

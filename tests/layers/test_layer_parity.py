@@ -9,11 +9,14 @@ import numpy as np
 import pytest
 import torch
 
-from fitgen.saving.serialization import layer_classes
+from fitgen.layers import advanced_activations, convolutional, core, merge, pooling, reshaping
 
 FIXTURES = os.path.join(os.path.dirname(__file__), os.pardir, "fixtures", "layers")
 MODULES = ("core", "convolutional", "pooling", "merge", "advanced_activations")
-CLASSES = layer_classes()
+CLASSES = {name: getattr(module, name) for module in (core, convolutional, reshaping, pooling, merge,
+                                                      advanced_activations)
+           for name in dir(module)
+           if isinstance(getattr(module, name), type) and getattr(module, name).__module__ == module.__name__}
 
 
 def _cases():
