@@ -24,6 +24,7 @@ tf-keras crops more at the end than at the start.
 
 Keras 2 scripts import the pooling, padding, cropping and upsampling layers from this module too.
 """
+import torch
 import torch.nn.functional as F
 
 from fitgen import activations, constraints, initializers, regularizers
@@ -92,6 +93,7 @@ class Conv(Layer):
                              f"strides={self.strides} and dilation_rate={self.dilation_rate}")
         self.data_format = normalize_data_format(data_format)
         self._axes = ChannelsAxis(rank, self.data_format)
+        self._cpu_channels_last = rank == 2 and self._axes.channels_first
         self.activation = activations.get(activation)
         self.use_bias = use_bias
         self.kernel_initializer = initializers.get(kernel_initializer)
@@ -158,6 +160,12 @@ class Conv(Layer):
 
     def _pad(self, x):
         """The channels-first input, padded where torch cannot, and the `padding` for the torch op."""
+        if self._cpu_channels_last and x.device.type == "cpu" and \
+                not x.is_contiguous(memory_format=torch.channels_last):
+            # torch's CPU kernels (oneDNN convolutions, max pooling) are faster on channels_last memory, and
+            # every layer after keeps that memory order: one copy here speeds up the whole channels_first
+            # network, which then runs as a channels_last one does. GPUs keep NCHW, cuDNN's own layout.
+            x = x.contiguous(memory_format=torch.channels_last)
         if self._same_pads is not None:
             padding, pads = self._same_pads(x.shape[2:])
             return (F.pad(x, pads) if pads else x), padding
