@@ -8,4 +8,4 @@ from fitgen.backend.common import (Variable, backend, batch_get_value, batch_set
                                    learning_phase, reset_uids, set_device, set_epsilon, set_floatx,
                                    set_image_data_format, set_random_seed, set_value, torch_dtype,
                                    unique_object_name, variable)
-from fitgen.backend.common import keras_config_path, normalize_data_format  # Keras 2.2 names
+from fitgen.backend.common import keras_config_path, normalize_data_format  # keras.json; K.normalize_data_format
