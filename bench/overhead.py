@@ -2,7 +2,10 @@
 torch backend and tf-keras, on the same model and data, in one run.
 
 Two sizes: Keras's mnist_mlp (784-512-512-10 with Dropout, RMSprop, batch 128, 60,000 samples) and a tiny
-model (20-32-10, batch 32) where per-step overhead dominates. Every framework runs in its own fresh
+model (20-32-10, batch 32) where per-step overhead dominates; and a small CNN on channels_first images
+(`cnn_cf`: Conv-Pool-Conv-Pool-Flatten-Dense on (3, 16, 16), Adam, batch 64), the layout Theano-era Keras 2
+scripts use. tf-keras runs that one channels_last when TensorFlow cannot train channels_first (its CPU
+kernels have no NCHW max-pooling gradient); the table says so. Every framework runs in its own fresh
 process (same thread settings), one warm-up epoch then two timed epochs; frameworks take turns for
 `--rounds` rounds so that load drift on a shared machine hits all of them alike. The table shows the
 median samples/s and the ratio to the raw PyTorch loop measured in the same run. Peers that are not installed are
@@ -10,7 +13,7 @@ reported as such. Keras 3 and tf-keras can live in other interpreters (`--keras3
 FITGEN_KERAS3_PYTHON, e.g. a venv with torch and keras==3.8; `--tfkeras-python` / FITGEN_TFKERAS_PYTHON, a
 venv with tensorflow-cpu and tf-keras 2.21).
 
-    python bench/overhead.py [--rounds 3] [--sizes tiny mlp] [--json bench/results/overhead.json]
+    python bench/overhead.py [--rounds 3] [--sizes tiny mlp cnn_cf] [--json bench/results/overhead.json]
 """
 import argparse
 import json
@@ -25,6 +28,7 @@ SIZES = {
     "tiny": dict(features=20, hidden=[32], classes=10, batch=32, samples=32000, dropout=0.0, optimizer="sgd"),
     "mlp": dict(features=784, hidden=[512, 512], classes=10, batch=128, samples=60000, dropout=0.2,
                 optimizer="rmsprop"),
+    "cnn_cf": dict(model="cnn", image=[3, 16, 16], filters=[16, 32], classes=10, batch=64, samples=8192),
 }
 
 COMMON = textwrap.dedent("""
@@ -109,17 +113,102 @@ RUNNERS["keras 3 (torch)"] = COMMON + "import os\nos.environ['KERAS_BACKEND'] = 
 RUNNERS["tf-keras"] = COMMON + "import os\nos.environ['TF_CPP_MIN_LOG_LEVEL'] = '3'\nimport tf_keras as K\n" + \
     KERAS_LIKE
 
+# The channels_first CNN: (N, C, H, W) images, Conv(3x3, same, relu) -> MaxPool(2) twice, Flatten, Dense.
+CNN_COMMON = textwrap.dedent("""
+    import json, sys, time
+    import numpy as np
+    cfg = json.loads(sys.argv[1]); repeats = int(sys.argv[2])
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal([cfg["samples"]] + cfg["image"]).astype("float32")
+    labels = rng.integers(0, cfg["classes"], cfg["samples"])
+    y = np.eye(cfg["classes"], dtype="float32")[labels]
+    def report(times, note=None):
+        print(json.dumps({"epoch_seconds": times, "note": note}))
+""")
+CNN_RUNNERS = {
+    "pytorch loop": CNN_COMMON + textwrap.dedent("""
+        import torch
+        from torch import nn
+        layers, channels, side = [], cfg["image"][0], cfg["image"][1]
+        for filters in cfg["filters"]:
+            layers += [nn.Conv2d(channels, filters, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2)]
+            channels, side = filters, side // 2
+        model = nn.Sequential(*layers, nn.Flatten(), nn.Linear(channels * side * side, cfg["classes"]))
+        opt = torch.optim.Adam(model.parameters(), lr=0.001, eps=1e-7)
+        X, Y = torch.from_numpy(x), torch.from_numpy(labels)
+        def epoch():
+            model.train()
+            perm = torch.randperm(len(X))
+            for i in range(0, len(X), cfg["batch"]):
+                idx = perm[i:i + cfg["batch"]]
+                opt.zero_grad(set_to_none=True)
+                loss = nn.functional.cross_entropy(model(X[idx]), Y[idx])
+                loss.backward()
+                opt.step()
+                loss.item()
+        epoch()
+        times = []
+        for _ in range(repeats):
+            t = time.perf_counter(); epoch(); times.append(time.perf_counter() - t)
+        report(times)
+    """),
+}
+CNN_KERAS_LIKE = textwrap.dedent("""
+    def build(data_format):
+        shape = cfg["image"] if data_format == "channels_first" else cfg["image"][1:] + cfg["image"][:1]
+        model = K.Sequential()
+        for i, filters in enumerate(cfg["filters"]):
+            kwargs = {"input_shape": tuple(shape)} if i == 0 else {}
+            model.add(K.layers.Conv2D(filters, 3, padding="same", activation="relu", data_format=data_format,
+                                      **kwargs))
+            model.add(K.layers.MaxPooling2D(data_format=data_format))
+        model.add(K.layers.Flatten(data_format=data_format))
+        model.add(K.layers.Dense(cfg["classes"], activation="softmax"))
+        model.compile("adam", "categorical_crossentropy")
+        return model
+    note, data = None, x
+    try:
+        model = build("channels_first")
+        model.fit(x, y, batch_size=cfg["batch"], epochs=1, verbose=0)
+    except Exception as error:  # e.g. TensorFlow's CPU kernels: no NCHW max-pooling gradient
+        note = "channels_last: channels_first fails (" + str(error).strip().splitlines()[0][:60] + ")"
+        data = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+        model = build("channels_last")
+        model.fit(data, y, batch_size=cfg["batch"], epochs=1, verbose=0)
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter(); model.fit(data, y, batch_size=cfg["batch"], epochs=1, verbose=0)
+        times.append(time.perf_counter() - t)
+    report(times, note)
+""")
+CNN_RUNNERS["fitgen"] = CNN_COMMON + "from fitgen import models as _m, layers as _l\n" + \
+    "class K:\n    Sequential, layers = _m.Sequential, _l\n" + CNN_KERAS_LIKE
+CNN_RUNNERS["keras 3 (torch)"] = CNN_COMMON + "import os\nos.environ['KERAS_BACKEND'] = 'torch'\nimport keras as K\n" + \
+    "assert K.__version__.startswith('3'), K.__version__\n" + CNN_KERAS_LIKE
+CNN_RUNNERS["tf-keras"] = CNN_COMMON + "import os\nos.environ['TF_CPP_MIN_LOG_LEVEL'] = '3'\nimport tf_keras as K\n" + \
+    CNN_KERAS_LIKE
 
-def run(name, size, repeats, python):
-    """Epoch times of one fresh process, or (None, error text)."""
+
+def _runner(name, size):
+    return (CNN_RUNNERS if SIZES[size].get("model") == "cnn" else RUNNERS)[name]
+
+
+def run(name, size, repeats, python, notes=None, threads=None):
+    """Epoch times of one fresh process, or (None, error text). A runner's note lands in `notes[name]`."""
     cfg = json.dumps(SIZES[size])
     env = dict(os.environ, PYTHONPATH=str(pathlib.Path(__file__).resolve().parents[1]))
-    proc = subprocess.run([python, "-c", RUNNERS[name], cfg, str(repeats)], capture_output=True, text=True,
+    if threads:
+        # The same CPU thread budget for every framework (torch reads OMP_NUM_THREADS, TensorFlow its own two).
+        env.update(OMP_NUM_THREADS=str(threads), TF_NUM_INTRAOP_THREADS=str(threads), TF_NUM_INTEROP_THREADS="1")
+    proc = subprocess.run([python, "-c", _runner(name, size), cfg, str(repeats)], capture_output=True, text=True,
                           env=env, timeout=1800)
     if proc.returncode != 0:
         last = (proc.stderr.strip().splitlines() or ["failed"])[-1]
         return None, last[:120]
-    return json.loads(proc.stdout.strip().splitlines()[-1])["epoch_seconds"], None
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    if result.get("note") and notes is not None:
+        notes[name] = result["note"]
+    return result["epoch_seconds"], None
 
 
 def main():
@@ -128,18 +217,21 @@ def main():
     parser.add_argument("--sizes", nargs="+", default=list(SIZES))
     parser.add_argument("--tfkeras-python", default=os.environ.get("FITGEN_TFKERAS_PYTHON", sys.executable))
     parser.add_argument("--keras3-python", default=os.environ.get("FITGEN_KERAS3_PYTHON", sys.executable))
+    parser.add_argument("--threads", type=int, default=None,
+                        help="CPU threads for every framework (default: each library's own choice); 1 gives "
+                             "comparable numbers on a machine shared with other jobs")
     parser.add_argument("--json", default="bench/results/overhead.json")
     args = parser.parse_args()
     pythons = {"tf-keras": args.tfkeras_python, "keras 3 (torch)": args.keras3_python}
     results = {}
     for size in args.sizes:
         times = {name: [] for name in RUNNERS}
-        errors = {}
+        errors, notes = {}, {}
         for _ in range(args.rounds):
             for name in RUNNERS:
                 if name in errors:
                     continue
-                epoch_times, error = run(name, size, 2, pythons.get(name, sys.executable))
+                epoch_times, error = run(name, size, 2, pythons.get(name, sys.executable), notes, args.threads)
                 if error:
                     errors[name] = error
                 else:
@@ -147,7 +239,8 @@ def main():
         samples = SIZES[size]["samples"]
         results[size] = {name: {"samples_per_s": samples / statistics.median(times[name]) if times[name] else None,
                                 "best_samples_per_s": samples / min(times[name]) if times[name] else None,
-                                "error": errors.get(name), "epoch_seconds": times[name]} for name in RUNNERS}
+                                "error": errors.get(name), "note": notes.get(name), "epoch_seconds": times[name]}
+                         for name in RUNNERS}
     # Median and best epoch: on a shared machine noise only ever slows a run down, so the best epoch of
     # each framework is the cleaner comparison; the median shows what a typical epoch costs.
     print(f"{'size':6} {'framework':18} {'median/s':>10} {'ratio':>7} {'best/s':>10} {'ratio':>7}")
@@ -158,10 +251,12 @@ def main():
             if rate is None:
                 print(f"{size:6} {name:18} {'n/a':>10} ({value['error'][:50]})")
                 continue
-            print(f"{size:6} {name:18} {rate:10,.0f} {rate / base:6.2f}x {best:10,.0f} {best / best_base:6.2f}x")
+            note = f"  ({value['note']})" if value.get("note") else ""
+            print(f"{size:6} {name:18} {rate:10,.0f} {rate / base:6.2f}x {best:10,.0f} {best / best_base:6.2f}x{note}")
     path = pathlib.Path(args.json)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"rounds": args.rounds, "sizes": SIZES, "results": results}, indent=1))
+    path.write_text(json.dumps({"rounds": args.rounds, "threads": args.threads, "sizes": SIZES, "results": results},
+                               indent=1))
     print(f"wrote {path}")
 
 

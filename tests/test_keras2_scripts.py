@@ -176,14 +176,10 @@ KERAS_224_MODULES = {
 _3D = ("Conv3DTranspose UpSampling3D ZeroPadding3D Cropping3D Deconvolution3D Deconv3D MaxPooling3D AveragePooling3D "
        "GlobalAveragePooling3D GlobalMaxPooling3D AvgPool3D MaxPool3D GlobalMaxPool3D GlobalAvgPool3D SpatialDropout3D")
 PENDING_OTHER_BRANCHES = (
-    {"layers.local", "layers.convolutional_recurrent", "layers.cudnn_recurrent", "utils.conv_utils",
-     "utils:conv_utils", "layers.convolutional:Deconvolution2D", "layers.convolutional:Deconv2D"}
-    | {f"{module}:{name}" for module in ("layers", "layers.convolutional", "layers.pooling", "layers.core")
-       for name in _3D.split()}
+    {"layers.convolutional_recurrent", "layers.cudnn_recurrent"}
     | {f"{module}:{name}" for module in ("layers", "layers.recurrent")
        for name in "RNN SimpleRNNCell GRUCell LSTMCell StackedRNNCells".split()}
-    | {f"layers:{name}" for name in "LocallyConnected1D LocallyConnected2D CuDNNGRU CuDNNLSTM ConvRNN2D ConvLSTM2D "
-                                    "ConvLSTM2DCell".split()})
+    | {f"layers:{name}" for name in "CuDNNGRU CuDNNLSTM ConvRNN2D ConvLSTM2D ConvLSTM2DCell".split()})
 
 KERAS_224_PATHS = [f"{module}:{name}" for module, names in KERAS_224_MODULES.items() for name in names.split()]
 

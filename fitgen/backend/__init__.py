@@ -10,7 +10,7 @@ from fitgen.backend.common import (Variable, backend, batch_get_value, batch_set
                                    image_data_format, reset_uids, set_device, set_epsilon, set_floatx,
                                    set_image_data_format, set_random_seed, set_value, torch_dtype,
                                    unique_object_name)
-from fitgen.backend.conversion import data_format_arg as normalize_data_format
+from fitgen.backend.common import keras_config_path, normalize_data_format  # keras.json; K.normalize_data_format
 from fitgen.backend.dispatch import keras_op
 from fitgen.backend.variables import (KerasVariable, cast, cast_to_floatx, constant, count_params, dtype, eval, eye,
                                       get_variable_shape, identity, int_shape, is_keras_tensor, is_sparse, is_tensor,

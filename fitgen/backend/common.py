@@ -2,10 +2,18 @@
 
 fitgen has one backend, PyTorch; these functions keep Keras 2 scripts working: `K.get_value(model.optimizer.lr)`,
 `K.set_value(...)`, `K.epsilon()`, `K.image_data_format()`, `K.clear_session()`.
+
+As Keras 2 does at import, the user's `keras.json` (in `$KERAS_HOME`, else `~/.keras`) sets the initial
+`floatx`, `epsilon` and `image_data_format`; a missing file changes nothing and an unreadable one is ignored.
+Unlike Keras, fitgen never writes that file: it belongs to Keras (a `"backend"` entry there is Keras's
+business), and a library import should not create files in the user's home.
 """
 import collections
+import json
+import os
 import random
 import threading
+import warnings
 
 import numpy as np
 import torch
@@ -45,15 +53,81 @@ def set_epsilon(value):
 
 
 def image_data_format():
-    """fitgen speaks Keras's default layout: `'channels_last'`."""
+    """The default `data_format` of image layers: `'channels_last'` (Keras's default) or `'channels_first'`.
+
+    Layers built with `data_format=None` take this value when they are created; keras.json's
+    `image_data_format` sets it at import, `set_image_data_format` afterwards.
+    """
     return _IMAGE_DATA_FORMAT
 
 
 def set_image_data_format(data_format):
-    if data_format != "channels_last":
-        raise ValueError(
-            "fitgen models use the channels_last layout (N, H, W, C) at their surface, as Keras's default does; "
-            f"Received: data_format={data_format!r}")
+    """Sets the default `data_format` of the image layers created afterwards.
+
+    Args:
+        data_format: `'channels_last'` (`(N, H, W, C)`) or `'channels_first'` (`(N, C, H, W)`).
+
+    Raises:
+        ValueError: for any other value.
+    """
+    global _IMAGE_DATA_FORMAT
+    if data_format not in ("channels_last", "channels_first"):
+        raise ValueError(f"Unknown `data_format`: {data_format!r}. Expected one of 'channels_last', "
+                         f"'channels_first'.")
+    _IMAGE_DATA_FORMAT = str(data_format)
+
+
+def normalize_data_format(value):
+    """'channels_last' or 'channels_first' (case-insensitive); None means `image_data_format()`.
+
+    Raises:
+        ValueError: for any other value, naming the argument.
+    """
+    if value is None:
+        value = image_data_format()
+    data_format = value.lower() if isinstance(value, str) else value
+    if data_format not in ("channels_first", "channels_last"):
+        raise ValueError(f'The `data_format` argument must be one of "channels_first", "channels_last". '
+                         f"Received: data_format={value!r}")
+    return data_format
+
+
+def keras_config_path():
+    """Where Keras 2 keeps its user settings: `$KERAS_HOME/keras.json`, else `~/.keras/keras.json`."""
+    folder = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    return os.path.join(os.path.expanduser(folder), "keras.json")
+
+
+def _load_keras_config(path):
+    """Applies `floatx`, `epsilon` and `image_data_format` of the keras.json at `path`, as Keras 2 does.
+
+    A missing file changes nothing; a file that is not a JSON object is ignored (Keras ignores bad JSON).
+    A value Keras would reject is reported with a warning and left at its default (Keras's import would fail
+    on an assertion instead).
+    """
+    if not os.path.exists(path):
+        return
+    try:
+        with open(path) as f:
+            config = json.load(f)
+    except (OSError, ValueError):
+        config = {}
+    if not isinstance(config, dict):
+        config = {}
+    setters = (("floatx", set_floatx), ("epsilon", _set_config_epsilon),
+               ("image_data_format", set_image_data_format))
+    for key, setter in setters:
+        if key in config:
+            try:
+                setter(config[key])
+            except (TypeError, ValueError) as error:
+                warnings.warn(f"Ignoring {key}={config[key]!r} in {path}: {error}", stacklevel=2)
+
+
+def _set_config_epsilon(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"epsilon must be a float. Received: {value!r}")
+    set_epsilon(value)
 
 
 def backend():
@@ -275,3 +349,6 @@ def set_random_seed(seed):
     random.seed(seed)
     np.random.seed(seed % (2 ** 32))
     torch.manual_seed(seed)
+
+
+_load_keras_config(keras_config_path())

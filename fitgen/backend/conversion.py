@@ -141,16 +141,4 @@ def dtype_name(dtype):
     return np.dtype(dtype).name if dtype != "bfloat16" else "bfloat16"
 
 
-def data_format_arg(data_format):
-    """None -> `image_data_format()`; otherwise 'channels_first' or 'channels_last'.
-
-    Raises:
-        ValueError: for any other value.
-    """
-    if data_format is None:
-        data_format = common.image_data_format()
-    value = str(data_format).lower()
-    if value not in ("channels_first", "channels_last"):
-        raise ValueError("The `data_format` argument must be one of 'channels_first', 'channels_last'. "
-                         f"Received: data_format={data_format!r}")
-    return value
+data_format_arg = common.normalize_data_format  # one rule for layers and backend functions

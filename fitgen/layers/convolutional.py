@@ -1,8 +1,10 @@
-"""Convolution layers: Conv1D, Conv2D, Conv3D, Conv2DTranspose, SeparableConv1D/2D, DepthwiseConv2D.
+"""Convolution layers: Conv1D/2D/3D, Conv1D/2D/3DTranspose, SeparableConv1D/2D, DepthwiseConv2D.
 
-Inputs and outputs are channels_last `(N, *spatial, C)`. Each call views the input as channels-first with
-a zero-copy `permute` (a channels_last-memory NCHW tensor, which torch's convolutions take as is) and
-views the result back. Kernels are stored in torch's layout and exposed in Keras's through `Layout`s:
+Tensors follow the layer's `data_format`: channels_last `(N, *spatial, C)` (Keras's default) or
+channels_first `(N, C, *spatial)`, which is torch's own layout and runs torch's kernels as is. A
+channels_last call views the input as channels-first with a zero-copy `permute` (a channels_last-memory
+NCHW tensor, which torch's convolutions take as is) and views the result back. Kernels are stored in
+torch's layout and exposed in Keras's through `Layout`s, the same whatever the data format:
 
 =================  ========================  ==============================
 layer              Keras kernel              torch weight
@@ -12,115 +14,29 @@ Conv2DTranspose    (kh, kw, out, in)         (in, out, kh, kw)
 DepthwiseConv2D    (kh, kw, in, dm)          (in*dm, 1, kh, kw), channel i*dm+m
 =================  ========================  ==============================
 
-'same' padding follows TensorFlow: `pad_total = max((ceil(n/s) - 1)*s + (k-1)*d + 1 - n, 0)`, with
-`pad_total // 2` before and the rest (one more when odd) after.
-"""
-import math
+'same' padding follows TensorFlow (see `fitgen.utils.conv_utils.same_pads`). Transposed convolutions have
+tf-keras's output size per axis: `n * s + max(k - s, 0)` ('valid') or `n * s` ('same') without
+`output_padding`; with it, `(n - 1) * s + k - 2 * pad + output_padding` (pad = k // 2 for 'same', 0 for
+'valid'); `k` is the dilated kernel size. tf-keras's result is the full transposed convolution cropped by
+the forward convolution's pads; torch crops `padding` on both sides and extends the end by
+`output_padding`, so each axis maps to torch's arguments once, at construction, plus an end crop where
+tf-keras crops more at the end than at the start.
 
+Keras 2 scripts import the pooling, padding, cropping and upsampling layers from this module too.
+"""
+import torch
 import torch.nn.functional as F
 
 from fitgen import activations, constraints, initializers, regularizers
 from fitgen.engine.base_layer import Layer, Layout, Permute
+from fitgen.layers.pooling import (AveragePooling1D, AveragePooling2D, AveragePooling3D, MaxPooling1D,  # noqa: F401
+                                   MaxPooling2D, MaxPooling3D)
+from fitgen.layers.reshaping import (Cropping1D, Cropping2D, Cropping3D, UpSampling1D, UpSampling2D,  # noqa: F401
+                                     UpSampling3D, ZeroPadding1D, ZeroPadding2D, ZeroPadding3D)
+from fitgen.utils.conv_utils import (ChannelsAxis, SamePadding, conv_output_length, deconv_output_length,
+                                     normalize_data_format, normalize_padding, normalize_tuple)
 
 _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
-_CONV_TRANSPOSE = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}
-TO_CHANNELS_FIRST = {1: (0, 2, 1), 2: (0, 3, 1, 2), 3: (0, 4, 1, 2, 3)}
-TO_CHANNELS_LAST = {1: (0, 2, 1), 2: (0, 2, 3, 1), 3: (0, 2, 3, 4, 1)}
-
-
-# ------------------------------------------------------------------------------------ shape helpers
-def normalize_tuple(value, n, name, allow_zero=False):
-    """An int or an iterable of `n` ints, as a tuple of `n` ints (positive unless `allow_zero`)."""
-    if isinstance(value, int):
-        result = (value,) * n
-    else:
-        try:
-            result = tuple(value)
-        except TypeError:
-            raise ValueError(f"The `{name}` argument must be a tuple of {n} integers. Received: {name}={value!r}")
-        if len(result) != n or not all(isinstance(v, int) for v in result):
-            raise ValueError(f"The `{name}` argument must be a tuple of {n} integers. Received: {name}={value!r}")
-    low = 0 if allow_zero else 1
-    if any(v < low for v in result):
-        raise ValueError(f"The `{name}` argument must be a tuple of {n} {'non-negative' if allow_zero else 'positive'}"
-                         f" integers. Received: {name}={value!r}")
-    return result
-
-
-def normalize_padding(value, allowed=("valid", "same")):
-    padding = value.lower() if isinstance(value, str) else value
-    if padding not in allowed:
-        raise ValueError(f"The `padding` argument must be one of {', '.join(repr(a) for a in allowed)}. "
-                         f"Received: padding={value!r}")
-    return padding
-
-
-def check_data_format(data_format):
-    if data_format not in (None, "channels_last"):
-        raise ValueError(f"fitgen layers work on channels_last tensors (Keras's default layout). Expected "
-                         f"data_format=None or 'channels_last'; received data_format={data_format!r}.")
-    return "channels_last"
-
-
-def conv_output_length(length, kernel, padding, stride, dilation=1):
-    """Output length of a convolution or pooling window along one axis (None stays None)."""
-    if length is None:
-        return None
-    effective = (kernel - 1) * dilation + 1
-    if padding in ("same", "causal"):
-        out = length
-    elif padding == "valid":
-        out = length - effective + 1
-    else:  # full
-        out = length + effective - 1
-    return (out + stride - 1) // stride
-
-
-def deconv_output_length(length, kernel, padding, output_padding, stride, dilation=1):
-    """Output length of a transposed convolution along one axis, as tf-keras computes it."""
-    if length is None:
-        return None
-    effective = (kernel - 1) * dilation + 1
-    if output_padding is None:
-        if padding == "valid":
-            return length * stride + max(effective - stride, 0)
-        if padding == "full":
-            return length * stride - (stride + effective - 2)
-        return length * stride
-    pad = {"same": effective // 2, "valid": 0, "full": effective - 1}[padding]
-    return (length - 1) * stride + effective - 2 * pad + output_padding
-
-
-def same_pads(length, kernel, stride, dilation=1):
-    """TensorFlow's 'same' padding of one axis: (before, after), the extra one after."""
-    total = max((math.ceil(length / stride) - 1) * stride + (kernel - 1) * dilation + 1 - length, 0)
-    return total // 2, total - total // 2
-
-
-class SamePadding:
-    """How to apply TF 'same' padding to inputs of given spatial sizes, cached per size.
-
-    Returns `(padding, pads)`: when every axis pads symmetrically, `padding` is the per-axis amount for the
-    torch op itself and `pads` is empty; otherwise `padding` is 0 and `pads` is the F.pad argument.
-    """
-
-    def __init__(self, kernel_size, strides, dilation_rate=None):
-        self.kernel_size = kernel_size
-        self.strides = strides
-        self.dilation_rate = dilation_rate or (1,) * len(kernel_size)
-        self._cache = {}
-
-    def __call__(self, spatial):
-        pads = self._cache.get(spatial)
-        if pads is None:
-            pairs = [same_pads(n, k, s, d) for n, k, s, d in
-                     zip(spatial, self.kernel_size, self.strides, self.dilation_rate)]
-            if all(before == after for before, after in pairs):
-                pads = (tuple(before for before, _ in pairs), ())
-            else:
-                pads = (0, tuple(p for pair in reversed(pairs) for p in pair))
-            self._cache[spatial] = pads
-        return pads
 
 
 class DepthwiseLayout(Layout):
@@ -144,7 +60,7 @@ class DepthwiseLayout(Layout):
 
 
 def _kernel_layout(rank):
-    # Keras (*k, in, out) -> torch (out, in, *k)
+    """Keras (*k, in, out) <-> torch (out, in, *k); also transposed kernels' (*k, out, in) <-> (in, out, *k)."""
     return Permute((rank + 1, rank) + tuple(range(rank)))
 
 
@@ -172,12 +88,12 @@ class Conv(Layer):
         self.strides = normalize_tuple(strides, rank, "strides")
         self.dilation_rate = normalize_tuple(dilation_rate, rank, "dilation_rate")
         self.padding = normalize_padding(padding, ("valid", "same", "causal") if rank == 1 else ("valid", "same"))
-        if self.padding == "causal" and type(self).__name__.startswith("Separable"):
-            raise ValueError("Causal padding is only supported for `Conv1D`. Received: padding='causal'")
         if max(self.strides) > 1 and max(self.dilation_rate) > 1:
             raise ValueError(f"`strides > 1` not supported in conjunction with `dilation_rate > 1`. Received: "
                              f"strides={self.strides} and dilation_rate={self.dilation_rate}")
-        self.data_format = check_data_format(data_format)
+        self.data_format = normalize_data_format(data_format)
+        self._axes = ChannelsAxis(rank, self.data_format)
+        self._cpu_channels_last = rank == 2 and self._axes.channels_first
         self.activation = activations.get(activation)
         self.use_bias = use_bias
         self.kernel_initializer = initializers.get(kernel_initializer)
@@ -202,10 +118,15 @@ class Conv(Layer):
                 self._same_pads = SamePadding(self.kernel_size, self.strides, self.dilation_rate)
 
     def _input_channels(self, input_shape):
-        channels = input_shape[-1]
+        if len(input_shape) != self.rank + 2:
+            raise ValueError(f"Input 0 of layer {self.name!r} is incompatible with the layer: expected ndim="
+                             f"{self.rank + 2}, found ndim={len(input_shape)}. Full shape received: "
+                             f"{tuple(input_shape)}")
+        channels = self._axes.channels(input_shape)
         if channels is None:
             raise ValueError(f"The channel dimension of the inputs should be defined. The input_shape received is "
-                             f"{tuple(input_shape)}, where axis -1 (channels_last) has value None.")
+                             f"{tuple(input_shape)}, where axis {self._axes.axis} ({self.data_format}) has value "
+                             f"None.")
         return channels
 
     def build(self, input_shape):
@@ -235,11 +156,16 @@ class Conv(Layer):
             self.bias = self.add_weight("bias", (size,), initializer=self.bias_initializer,
                                         regularizer=self.bias_regularizer, constraint=self.bias_constraint)
         self._conv = _CONV[self.rank]
-        self._to_first, self._to_last = TO_CHANNELS_FIRST[self.rank], TO_CHANNELS_LAST[self.rank]
         self.built = True
 
     def _pad(self, x):
         """The channels-first input, padded where torch cannot, and the `padding` for the torch op."""
+        if self._cpu_channels_last and x.device.type == "cpu" and \
+                not x.is_contiguous(memory_format=torch.channels_last):
+            # torch's CPU kernels (oneDNN convolutions, max pooling) are faster on channels_last memory, and
+            # every layer after keeps that memory order: one copy here speeds up the whole channels_first
+            # network, which then runs as a channels_last one does. GPUs keep NCHW, cuDNN's own layout.
+            x = x.contiguous(memory_format=torch.channels_last)
         if self._same_pads is not None:
             padding, pads = self._same_pads(x.shape[2:])
             return (F.pad(x, pads) if pads else x), padding
@@ -248,15 +174,17 @@ class Conv(Layer):
         return x, self._torch_padding
 
     def call(self, inputs):
-        x, padding = self._pad(inputs.permute(self._to_first))
+        x, padding = self._pad(self._axes.to_torch(inputs))
         x = self._conv(x, self.kernel, self.bias, self.strides, padding, self.dilation_rate, self.groups)
-        return self.activation(x.permute(self._to_last))
+        return self.activation(self._axes.from_torch(x))
+
+    def _output_spatial(self, input_shape):
+        return tuple(conv_output_length(n, k, self.padding, s, d) for n, k, s, d in
+                     zip(self._axes.spatial(input_shape), self.kernel_size, self.strides, self.dilation_rate))
 
     def compute_output_shape(self, input_shape):
         input_shape = tuple(input_shape)
-        spatial = tuple(conv_output_length(n, k, self.padding, s, d) for n, k, s, d in
-                        zip(input_shape[1:-1], self.kernel_size, self.strides, self.dilation_rate))
-        return (input_shape[0],) + spatial + (self.filters,)
+        return self._axes.shape(input_shape[0], self._output_spatial(input_shape), self.filters)
 
     def _base_config(self):
         return {
@@ -279,7 +207,8 @@ class Conv(Layer):
 
 
 class Conv1D(Conv):
-    """1-D convolution over `(batch, steps, channels)`; kernel `(k, in/groups, filters)`.
+    """1-D convolution over `(batch, steps, channels)` (or `(batch, channels, steps)` with
+    `data_format='channels_first'`); kernel `(k, in/groups, filters)`.
 
     Same arguments as `Conv2D` with single ints; `padding` may also be `'causal'` (output step t sees
     only inputs up to t: left padding of `(kernel_size - 1) * dilation_rate`).
@@ -297,14 +226,16 @@ class Conv1D(Conv):
 
 
 class Conv2D(Conv):
-    """2-D convolution over channels_last images `(batch, rows, cols, channels)`.
+    """2-D convolution over images: `(batch, rows, cols, channels)` (channels_last) or `(batch, channels,
+    rows, cols)` (channels_first).
 
     Args:
         filters: number of output channels.
         kernel_size: int or tuple of 2 ints.
         strides: int or tuple of 2 ints (default 1).
         padding: 'valid' or 'same' (TensorFlow's rule: the extra padding goes at the end).
-        data_format: None or 'channels_last' (channels_first is not supported).
+        data_format: 'channels_last', 'channels_first', or None for `fitgen.backend.image_data_format()`
+            (keras.json's `image_data_format`, 'channels_last' unless set).
         dilation_rate: int or tuple of 2 ints; cannot be combined with strides > 1.
         groups: number of channel groups (input channels and filters must be divisible by it).
         activation, use_bias, *_initializer, *_regularizer, *_constraint: as for `Dense`.
@@ -324,7 +255,8 @@ class Conv2D(Conv):
 
 
 class Conv3D(Conv):
-    """3-D convolution over `(batch, d1, d2, d3, channels)`; same arguments as `Conv2D` with 3-tuples."""
+    """3-D convolution over volumes `(batch, d1, d2, d3, channels)` (or `(batch, channels, d1, d2, d3)`);
+    same arguments as `Conv2D` with 3-tuples. Weights: kernel `(k1, k2, k3, in/groups, filters)`, bias."""
 
     rank = 3
 
@@ -338,30 +270,28 @@ class Conv3D(Conv):
                          activity_regularizer, kernel_constraint, bias_constraint, **kwargs)
 
 
-class Conv2DTranspose(Conv2D):
-    """Transposed 2-D convolution ("deconvolution"), with tf-keras's output shape and padding.
+_CONV_TRANSPOSE = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}
 
-    Output size per axis: `n * s + max(k - s, 0)` ('valid') or `n * s` ('same') without `output_padding`;
-    with it, `(n - 1) * s + k - 2 * pad + output_padding` (pad = k // 2 for 'same', 0 for 'valid').
 
-    Args:
-        output_padding: None, or int / tuple of 2 ints, each smaller than the stride.
-        Others as `Conv2D`. Weights: kernel `(kh, kw, filters, in)`, bias `(filters,)`.
-    """
+class _ConvTranspose(Conv):
+    """Base of the transposed convolutions; see `Conv2DTranspose` for the arguments."""
 
-    def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", output_padding=None,
-                 data_format=None, dilation_rate=(1, 1), activation=None, use_bias=True,
-                 kernel_initializer="glorot_uniform", bias_initializer="zeros", kernel_regularizer=None,
-                 bias_regularizer=None, activity_regularizer=None, kernel_constraint=None, bias_constraint=None,
-                 groups=1, **kwargs):
+    def __init__(self, filters, kernel_size, strides=1, padding="valid", output_padding=None, data_format=None,
+                 dilation_rate=1, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 kernel_constraint=None, bias_constraint=None, groups=1, **kwargs):
         if groups not in (1, None):
-            raise ValueError(f"Conv2DTranspose does not support groups; expected groups=1, received groups={groups}.")
+            raise ValueError(f"{type(self).__name__} does not support groups; expected groups=1, received "
+                             f"groups={groups}.")
+        if isinstance(padding, str) and padding.lower() == "causal":
+            raise ValueError(f"{type(self).__name__} does not support causal padding. Expected 'valid' or 'same'. "
+                             f"Received: padding={padding!r}")
         super().__init__(filters, kernel_size, strides, padding, data_format, dilation_rate, 1, activation,
                          use_bias, kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer,
                          activity_regularizer, kernel_constraint, bias_constraint, **kwargs)
         self.output_padding = None
         if output_padding is not None:
-            self.output_padding = normalize_tuple(output_padding, 2, "output_padding", allow_zero=True)
+            self.output_padding = normalize_tuple(output_padding, self.rank, "output_padding", allow_zero=True)
             for stride, pad in zip(self.strides, self.output_padding):
                 if pad >= stride:
                     raise ValueError(f"Strides must be greater than output padding. Received strides={self.strides}, "
@@ -369,8 +299,6 @@ class Conv2DTranspose(Conv2D):
         self._setup_padding()
 
     def _setup_padding(self):
-        # tf-keras's output is the full transposed convolution cropped by the forward conv's 'same'/'valid'
-        # pads; torch crops `padding` on both sides and extends the end by `output_padding`: a static mapping.
         self._torch_padding, self._torch_output_padding, self._crop_end = [], [], []
         for i, (k, s, d) in enumerate(zip(self.kernel_size, self.strides, self.dilation_rate)):
             effective = (k - 1) * d + 1
@@ -391,22 +319,20 @@ class Conv2DTranspose(Conv2D):
         channels = self._input_channels(input_shape)
         self.kernel = self.add_weight("kernel", self.kernel_size + (self.filters, channels),
                                       initializer=self.kernel_initializer, regularizer=self.kernel_regularizer,
-                                      constraint=self.kernel_constraint, layout=Permute((3, 2, 0, 1)))
+                                      constraint=self.kernel_constraint, layout=_kernel_layout(self.rank))
         self._build_bias(self.filters)
 
     def call(self, inputs):
-        x = F.conv_transpose2d(inputs.permute(0, 3, 1, 2), self.kernel, self.bias, self.strides,
-                               self._torch_padding, self._torch_output_padding, 1, self.dilation_rate)
+        x = _CONV_TRANSPOSE[self.rank](self._axes.to_torch(inputs), self.kernel, self.bias, self.strides,
+                                       self._torch_padding, self._torch_output_padding, 1, self.dilation_rate)
         if self._crop:
-            x = x[:, :, :x.shape[2] - self._crop_end[0], :x.shape[3] - self._crop_end[1]]
-        return self.activation(x.permute(0, 2, 3, 1))
+            x = x[(slice(None), slice(None)) + tuple(slice(0, n - c) for n, c in zip(x.shape[2:], self._crop_end))]
+        return self.activation(self._axes.from_torch(x))
 
-    def compute_output_shape(self, input_shape):
-        input_shape = tuple(input_shape)
-        pads = self.output_padding or (None, None)
-        spatial = tuple(deconv_output_length(n, k, self.padding, p, s, d) for n, k, p, s, d in
-                        zip(input_shape[1:3], self.kernel_size, pads, self.strides, self.dilation_rate))
-        return (input_shape[0],) + spatial + (self.filters,)
+    def _output_spatial(self, input_shape):
+        pads = self.output_padding or (None,) * self.rank
+        return tuple(deconv_output_length(n, k, self.padding, p, s, d) for n, k, p, s, d in
+                     zip(self._axes.spatial(input_shape), self.kernel_size, pads, self.strides, self.dilation_rate))
 
     def get_config(self):
         config = super().get_config()
@@ -414,11 +340,52 @@ class Conv2DTranspose(Conv2D):
         return config
 
 
+class Conv1DTranspose(_ConvTranspose, Conv1D):
+    """Transposed 1-D convolution over `(batch, steps, channels)`; see `Conv2DTranspose`.
+
+    Weights: kernel `(k, filters, in)`, bias `(filters,)`.
+    """
+
+    rank = 1
+
+
+class Conv2DTranspose(_ConvTranspose, Conv2D):
+    """Transposed 2-D convolution ("deconvolution"), with tf-keras's output shape and padding.
+
+    Args:
+        filters: number of output channels.
+        kernel_size, strides, dilation_rate: int or tuple of 2 ints.
+        padding: 'valid' or 'same'.
+        output_padding: None, or int / tuple of 2 ints, each smaller than the stride.
+        data_format: 'channels_last', 'channels_first', or None for `fitgen.backend.image_data_format()`.
+        Others as `Conv2D`. Weights: kernel `(kh, kw, filters, in)`, bias `(filters,)`.
+    """
+
+    rank = 2
+
+
+class Conv3DTranspose(_ConvTranspose, Conv3D):
+    """Transposed 3-D convolution over volumes (`(batch, d1, d2, d3, channels)` or channels_first), arguments
+    as `Conv2DTranspose` with 3-tuples. Weights: kernel `(k1, k2, k3, filters, in)`, bias `(filters,)`."""
+
+    rank = 3
+
+
+def _pop_unused_conv_keys(kwargs):
+    """Drops the base Conv's keys that tf-keras configs of depthwise/separable convs carry (no effect)."""
+    for key in ("kernel_initializer", "kernel_regularizer", "kernel_constraint", "filters"):
+        kwargs.pop(key, None)
+    groups = kwargs.pop("groups", 1)
+    if groups not in (1, None):
+        raise ValueError(f"Depthwise and separable convolutions take no `groups`; received groups={groups}.")
+
+
 class DepthwiseConv2D(Conv2D):
     """Depthwise 2-D convolution: each input channel convolved with `depth_multiplier` own filters.
 
-    Output channel `i * depth_multiplier + m` comes from input channel `i`, as in Keras. Weights:
-    depthwise_kernel `(kh, kw, in, depth_multiplier)`, bias `(in * depth_multiplier,)`.
+    Output channel `i * depth_multiplier + m` comes from input channel `i`, as in Keras. Arguments as
+    `Conv2D` (`data_format` included) without `filters`. Weights: depthwise_kernel
+    `(kh, kw, in, depth_multiplier)`, bias `(in * depth_multiplier,)`.
     """
 
     def __init__(self, kernel_size, strides=(1, 1), padding="valid", depth_multiplier=1, data_format=None,
@@ -439,16 +406,16 @@ class DepthwiseConv2D(Conv2D):
         self._build_bias(channels * self.depth_multiplier)
 
     def call(self, inputs):
-        x, padding = self._pad(inputs.permute(0, 3, 1, 2))
+        x, padding = self._pad(self._axes.to_torch(inputs))
         x = F.conv2d(x, self.depthwise_kernel, self.bias, self.strides, padding, self.dilation_rate,
                      self.groups_)
-        return self.activation(x.permute(0, 2, 3, 1))
+        return self.activation(self._axes.from_torch(x))
 
     def compute_output_shape(self, input_shape):
         input_shape = tuple(input_shape)
-        shape = super().compute_output_shape(input_shape)
-        channels = None if input_shape[-1] is None else input_shape[-1] * self.depth_multiplier
-        return shape[:-1] + (channels,)
+        channels = self._axes.channels(input_shape)
+        channels = None if channels is None else channels * self.depth_multiplier
+        return self._axes.shape(input_shape[0], self._output_spatial(input_shape), channels)
 
     def get_config(self):
         config = Layer.get_config(self)
@@ -492,11 +459,11 @@ class SeparableConv(Conv):
         self._build_bias(self.filters)
 
     def call(self, inputs):
-        x, padding = self._pad(inputs.permute(self._to_first))
+        x, padding = self._pad(self._axes.to_torch(inputs))
         x = self._conv(x, self.depthwise_kernel, None, self.strides, padding, self.dilation_rate,
                        self.groups_)
         x = self._conv(x, self.pointwise_kernel, self.bias)
-        return self.activation(x.permute(self._to_last))
+        return self.activation(self._axes.from_torch(x))
 
     def get_config(self):
         config = super().get_config()
@@ -511,7 +478,8 @@ class SeparableConv(Conv):
 
 
 class SeparableConv1D(SeparableConv):
-    """Depthwise-separable 1-D convolution; see `SeparableConv2D`."""
+    """Depthwise-separable 1-D convolution over `(batch, steps, channels)` (or channels_first); see
+    `SeparableConv2D`. Weights: depthwise_kernel `(k, in, dm)`, pointwise_kernel `(1, in * dm, filters)`."""
 
     rank = 1
 
@@ -520,8 +488,9 @@ class SeparableConv2D(SeparableConv):
     """Depthwise-separable 2-D convolution: a depthwise conv (strides, padding and dilation apply to it)
     then a 1x1 conv to `filters` channels.
 
-    Weights: depthwise_kernel `(kh, kw, in, depth_multiplier)`, pointwise_kernel
-    `(1, 1, in * depth_multiplier, filters)`, bias `(filters,)`.
+    Arguments as `Conv2D` (`data_format` included) plus `depth_multiplier` and the depthwise_* / pointwise_*
+    initializers, regularizers and constraints. Weights: depthwise_kernel `(kh, kw, in, depth_multiplier)`,
+    pointwise_kernel `(1, 1, in * depth_multiplier, filters)`, bias `(filters,)`.
     """
 
     rank = 2
@@ -538,28 +507,19 @@ class SeparableConv2D(SeparableConv):
                          depthwise_constraint, pointwise_constraint, bias_constraint, **kwargs)
 
 
-def _pop_unused_conv_keys(kwargs):
-    # tf-keras configs of depthwise/separable convs carry the base Conv's keys; they do not change behaviour.
-    for key in ("kernel_initializer", "kernel_regularizer", "kernel_constraint", "filters"):
-        kwargs.pop(key, None)
-    groups = kwargs.pop("groups", 1)
-    if groups not in (1, None):
-        raise ValueError(f"Depthwise and separable convolutions take no `groups`; received groups={groups}.")
-
-
+# Keras 2 aliases.
 Convolution1D, Convolution2D, Convolution3D = Conv1D, Conv2D, Conv3D
-Convolution2DTranspose = Conv2DTranspose
+Convolution1DTranspose, Convolution2DTranspose, Convolution3DTranspose = Conv1DTranspose, Conv2DTranspose, \
+    Conv3DTranspose
+Deconvolution2D, Deconvolution3D = Conv2DTranspose, Conv3DTranspose
+Deconv2D, Deconv3D = Conv2DTranspose, Conv3DTranspose
 SeparableConvolution1D, SeparableConvolution2D = SeparableConv1D, SeparableConv2D
 DepthwiseConvolution2D = DepthwiseConv2D
 
-# Keras 2.2 scripts import pooling, padding, cropping and upsampling from keras.layers.convolutional.
-from fitgen.layers.pooling import (AveragePooling1D, AveragePooling2D, MaxPooling1D,  # noqa: E402,F401
-                                   MaxPooling2D)
-from fitgen.layers.reshaping import (Cropping1D, Cropping2D, UpSampling1D, UpSampling2D,  # noqa: E402,F401
-                                     ZeroPadding1D, ZeroPadding2D)
-
-__all__ = ["Conv1D", "Conv2D", "Conv3D", "Conv2DTranspose", "DepthwiseConv2D", "SeparableConv1D", "SeparableConv2D",
-           "Convolution1D", "Convolution2D", "Convolution3D", "Convolution2DTranspose", "SeparableConvolution1D",
-           "SeparableConvolution2D", "DepthwiseConvolution2D", "AveragePooling1D", "AveragePooling2D",
-           "MaxPooling1D", "MaxPooling2D", "Cropping1D", "Cropping2D", "UpSampling1D", "UpSampling2D",
-           "ZeroPadding1D", "ZeroPadding2D"]
+__all__ = ["Conv1D", "Conv2D", "Conv3D", "Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose", "DepthwiseConv2D",
+           "SeparableConv1D", "SeparableConv2D", "Convolution1D", "Convolution2D", "Convolution3D",
+           "Convolution1DTranspose", "Convolution2DTranspose", "Convolution3DTranspose", "Deconvolution2D",
+           "Deconvolution3D", "SeparableConvolution1D", "SeparableConvolution2D", "DepthwiseConvolution2D",
+           "AveragePooling1D", "AveragePooling2D", "AveragePooling3D", "MaxPooling1D", "MaxPooling2D", "MaxPooling3D",
+           "Cropping1D", "Cropping2D", "Cropping3D", "UpSampling1D", "UpSampling2D", "UpSampling3D",
+           "ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D"]

@@ -195,16 +195,24 @@ class Dropout(Layer):
 
 
 class Flatten(Layer):
-    """Flattens each sample to one axis, in channels_last order (`(H, W, C)` rows, as Keras)."""
+    """Flattens each sample to one axis, always in channels_last order (`(H, W, C)` rows), as Keras.
+
+    Args:
+        data_format: the layout of the inputs: 'channels_last', 'channels_first', or None for
+            `fitgen.backend.image_data_format()`. A channels_first input `(N, C, H, W)` is moved to
+            `(N, H, W, C)` before flattening (as Keras 2 and tf-keras do), so the Dense layer after it has the
+            same kernel whichever layout the model uses.
+    """
 
     def __init__(self, data_format=None, **kwargs):
         super().__init__(**kwargs)
-        _check_channels_last(data_format)
-        self.data_format = "channels_last"
+        self.data_format = backend.normalize_data_format(data_format)
 
     def call(self, inputs):
         if inputs.dim() == 1:
             return inputs.unsqueeze(1)
+        if self.data_format == "channels_first" and inputs.dim() > 2:
+            inputs = inputs.movedim(1, -1)
         return inputs.flatten(1)
 
     def compute_output_shape(self, input_shape):
@@ -414,12 +422,6 @@ class Lambda(Layer):
 # ------------------------------------------------------------------------------------------- helpers
 def _listify(value):
     return list(value) if isinstance(value, tuple) else value
-
-
-def _check_channels_last(data_format):
-    if data_format not in (None, "channels_last"):
-        raise ValueError(f"fitgen layers work on channels_last tensors (Keras's default layout). "
-                         f"Expected data_format=None or 'channels_last'; received data_format={data_format!r}.")
 
 
 def _reshape_error(input_shape, target_shape):

@@ -1,12 +1,12 @@
 """Regularisation noise layers, active only in training: GaussianNoise, GaussianDropout, AlphaDropout,
-SpatialDropout1D, SpatialDropout2D."""
+SpatialDropout1D, SpatialDropout2D, SpatialDropout3D."""
 import math
 
 import torch
 
 from fitgen.engine.base_layer import Layer
-from fitgen.layers.convolutional import check_data_format
 from fitgen.layers.core import Dropout, check_rate, pass_mask, random_generator
+from fitgen.utils.conv_utils import normalize_data_format
 
 # SELU's constants: AlphaDropout keeps a self-normalising network's mean and variance.
 _SELU_ALPHA = 1.6732632423543772848170429916717
@@ -110,12 +110,37 @@ class SpatialDropout1D(Dropout):
 
 
 class SpatialDropout2D(Dropout):
-    """Dropout of whole channels of channels_last images (`(batch, H, W, C)`): a dropped channel is zero at
-    every pixel."""
+    """Dropout of whole channels of images: a dropped channel is zero at every pixel.
+
+    Args:
+        rate: fraction of the channels to drop.
+        data_format: 'channels_last' (`(batch, H, W, C)`), 'channels_first' (`(batch, C, H, W)`), or None
+            for `fitgen.backend.image_data_format()`.
+    """
+
+    rank = 2
 
     def __init__(self, rate, data_format=None, noise_shape=None, seed=None, **kwargs):
         super().__init__(rate, seed=seed, **kwargs)
-        self.data_format = check_data_format(data_format)
+        self.data_format = normalize_data_format(data_format)
 
     def _get_noise_shape(self, inputs):
-        return (inputs.shape[0], 1, 1, inputs.shape[3])
+        if inputs.dim() != self.rank + 2:
+            raise ValueError(f"{type(self).__name__} expects inputs of rank {self.rank + 2}. Received: "
+                             f"inputs.shape={tuple(inputs.shape)}")
+        ones = (1,) * self.rank
+        if self.data_format == "channels_first":
+            return (inputs.shape[0], inputs.shape[1]) + ones
+        return (inputs.shape[0],) + ones + (inputs.shape[-1],)
+
+    def get_config(self):
+        config = super().get_config()
+        config["data_format"] = self.data_format
+        return config
+
+
+class SpatialDropout3D(SpatialDropout2D):
+    """Dropout of whole channels of volumes (`(batch, d1, d2, d3, C)` or channels_first): a dropped channel
+    is zero at every voxel. Arguments as `SpatialDropout2D`."""
+
+    rank = 3

@@ -1,5 +1,7 @@
-"""Pooling layers (channels_last): Max/AveragePooling1D/2D and Global{Average,Max}Pooling1D/2D.
+"""Pooling layers: Max/AveragePooling1D/2D/3D and Global{Average,Max}Pooling1D/2D/3D.
 
+Each takes `data_format`: channels_last `(N, *spatial, C)` or channels_first `(N, C, *spatial)` (torch's
+own layout, pooled as is; channels_last is pooled through a zero-copy permuted view).
 'same' padding follows TensorFlow: pads of `same_pads` (the extra one at the end); max pooling ignores
 padded cells (they are -inf) and average pooling divides by the number of real cells in each window.
 """
@@ -7,15 +9,15 @@ import torch
 import torch.nn.functional as F
 
 from fitgen.engine.base_layer import Layer
-from fitgen.layers.convolutional import (SamePadding, TO_CHANNELS_FIRST, TO_CHANNELS_LAST, check_data_format,
-                                         conv_output_length, normalize_padding, normalize_tuple)
+from fitgen.utils.conv_utils import (ChannelsAxis, SamePadding, conv_output_length, normalize_data_format,
+                                     normalize_padding, normalize_tuple)
 
-_MAX = {1: F.max_pool1d, 2: F.max_pool2d}
-_AVG = {1: F.avg_pool1d, 2: F.avg_pool2d}
+_MAX = {1: F.max_pool1d, 2: F.max_pool2d, 3: F.max_pool3d}
+_AVG = {1: F.avg_pool1d, 2: F.avg_pool2d, 3: F.avg_pool3d}
 
 
 class Pooling(Layer):
-    """Base of the windowed poolings; `kind` is 'max' or 'avg', `rank` 1 or 2."""
+    """Base of the windowed poolings; `kind` is 'max' or 'avg', `rank` 1, 2 or 3."""
 
     rank = 2
     kind = "max"
@@ -24,17 +26,17 @@ class Pooling(Layer):
         super().__init__(**kwargs)
         self.pool_size = normalize_tuple(pool_size, self.rank, "pool_size")
         self.strides = self.pool_size if strides is None else normalize_tuple(strides, self.rank, "strides")
-        self.padding = normalize_padding(padding)
-        self.data_format = check_data_format(data_format)
+        self.padding = normalize_padding(padding, ("valid", "same"))
+        self.data_format = normalize_data_format(data_format)
+        self._axes = ChannelsAxis(self.rank, self.data_format)
         self._same = SamePadding(self.pool_size, self.strides) if self.padding == "same" else None
         self._pool = (_MAX if self.kind == "max" else _AVG)[self.rank]
-        self._to_first, self._to_last = TO_CHANNELS_FIRST[self.rank], TO_CHANNELS_LAST[self.rank]
         self._divisors = {}
 
     def call(self, inputs):
-        x = inputs.permute(self._to_first)
+        x = self._axes.to_torch(inputs)
         if self._same is None:
-            return self._pool(x, self.pool_size, self.strides).permute(self._to_last)
+            return self._axes.from_torch(self._pool(x, self.pool_size, self.strides))
         padding, pads = self._same(x.shape[2:])
         if not pads:
             # Symmetric: torch's own padding (max ignores it; average leaves it out of the count, as TF).
@@ -47,7 +49,7 @@ class Pooling(Layer):
         else:
             # Zero padding plus a per-window count of real cells: TF's average ignores the padding.
             x = self._pool(F.pad(x, pads), self.pool_size, self.strides) * self._divisor(x, pads)
-        return x.permute(self._to_last)
+        return self._axes.from_torch(x)
 
     def _divisor(self, x, pads):
         key = (tuple(x.shape[2:]), x.device, x.dtype)
@@ -60,8 +62,8 @@ class Pooling(Layer):
     def compute_output_shape(self, input_shape):
         input_shape = tuple(input_shape)
         spatial = tuple(conv_output_length(n, k, self.padding, s) for n, k, s in
-                        zip(input_shape[1:-1], self.pool_size, self.strides))
-        return (input_shape[0],) + spatial + (input_shape[-1],)
+                        zip(self._axes.spatial(input_shape), self.pool_size, self.strides))
+        return self._axes.shape(input_shape[0], spatial, self._axes.channels(input_shape))
 
     def get_config(self):
         config = super().get_config()
@@ -89,13 +91,13 @@ class AveragePooling1D(Pooling):
 
 
 class MaxPooling2D(Pooling):
-    """Max over `pool_size` windows of channels_last images.
+    """Max over `pool_size` windows of images (`(N, H, W, C)`, or `(N, C, H, W)` with channels_first).
 
     Args:
         pool_size: int or tuple of 2 ints (default (2, 2)).
         strides: int, tuple of 2 ints, or None (= pool_size).
         padding: 'valid' or 'same' (TF's rule; padded cells never win the max).
-        data_format: None or 'channels_last'.
+        data_format: 'channels_last', 'channels_first', or None for `fitgen.backend.image_data_format()`.
     """
 
     rank, kind = 2, "max"
@@ -105,7 +107,7 @@ class MaxPooling2D(Pooling):
 
 
 class AveragePooling2D(Pooling):
-    """Average over `pool_size` windows of channels_last images (arguments as `MaxPooling2D`; with 'same'
+    """Average over `pool_size` windows of images (arguments as `MaxPooling2D`; with 'same'
     padding each window averages only its real cells, as TensorFlow does)."""
 
     rank, kind = 2, "avg"
@@ -122,9 +124,10 @@ class GlobalPooling(Layer):
 
     def __init__(self, data_format=None, keepdims=False, **kwargs):
         super().__init__(**kwargs)
-        self.data_format = check_data_format(data_format)
+        self.data_format = normalize_data_format(data_format)
         self.keepdims = keepdims
-        self._dims = tuple(range(1, self.rank + 1))
+        self._axes = ChannelsAxis(self.rank, self.data_format)
+        self._dims = self._axes.spatial_axes
         self.supports_masking = self.rank == 1
 
     def call(self, inputs, mask=None):
@@ -134,16 +137,17 @@ class GlobalPooling(Layer):
             mask = mask if mask is not None else getattr(inputs, "_keras_mask", None)
             if mask is not None:
                 # Average over the unmasked steps only, as Keras does.
-                weights = mask.to(inputs.dtype).unsqueeze(-1)
-                total = (inputs * weights).sum(dim=1, keepdim=self.keepdims)
-                return total / weights.sum(dim=1, keepdim=self.keepdims)
+                weights = mask.to(inputs.dtype).unsqueeze(1 if self._axes.channels_first else -1)
+                total = (inputs * weights).sum(dim=self._dims, keepdim=self.keepdims)
+                return total / weights.sum(dim=self._dims, keepdim=self.keepdims)
         return torch.mean(inputs, dim=self._dims, keepdim=self.keepdims)
 
     def compute_output_shape(self, input_shape):
         input_shape = tuple(input_shape)
+        channels = self._axes.channels(input_shape)
         if self.keepdims:
-            return (input_shape[0],) + (1,) * self.rank + (input_shape[-1],)
-        return (input_shape[0], input_shape[-1])
+            return self._axes.shape(input_shape[0], (1,) * self.rank, channels)
+        return (input_shape[0], channels)
 
     def get_config(self):
         config = super().get_config()
@@ -155,7 +159,7 @@ class GlobalAveragePooling1D(GlobalPooling):
     """Mean over the time axis of `(batch, steps, features)`; masked steps (a Keras mask) are left out.
 
     Args:
-        data_format: 'channels_last' (or None).
+        data_format: 'channels_last' (default) or 'channels_first' (`(batch, features, steps)`).
         keepdims: keep the time axis with length 1.
     """
 
@@ -176,19 +180,55 @@ class GlobalMaxPooling1D(GlobalPooling):
 
 
 class GlobalAveragePooling2D(GlobalPooling):
-    """Mean over rows and columns of channels_last images: `(N, H, W, C) -> (N, C)` (or `(N, 1, 1, C)`)."""
+    """Mean over rows and columns of images: `(N, H, W, C) -> (N, C)` (or `(N, 1, 1, C)` with `keepdims`);
+    `data_format` as `MaxPooling2D`."""
 
     rank, kind = 2, "avg"
 
 
 class GlobalMaxPooling2D(GlobalPooling):
-    """Max over rows and columns of channels_last images: `(N, H, W, C) -> (N, C)` (or `(N, 1, 1, C)`)."""
+    """Max over rows and columns of images: `(N, H, W, C) -> (N, C)` (or `(N, 1, 1, C)` with `keepdims`);
+    `data_format` as `MaxPooling2D`."""
 
     rank, kind = 2, "max"
 
 
+class MaxPooling3D(Pooling):
+    """Max over `pool_size` windows of volumes `(N, d1, d2, d3, C)` (or `(N, C, d1, d2, d3)` with
+    channels_first); arguments as `MaxPooling2D` with 3-tuples (default pool_size (2, 2, 2))."""
+
+    rank, kind = 3, "max"
+
+    def __init__(self, pool_size=(2, 2, 2), strides=None, padding="valid", data_format=None, **kwargs):
+        super().__init__(pool_size, strides, padding, data_format, **kwargs)
+
+
+class AveragePooling3D(Pooling):
+    """Average over `pool_size` windows of volumes; arguments as `MaxPooling3D` ('same' windows average
+    only their real cells, as TensorFlow does)."""
+
+    rank, kind = 3, "avg"
+
+    def __init__(self, pool_size=(2, 2, 2), strides=None, padding="valid", data_format=None, **kwargs):
+        super().__init__(pool_size, strides, padding, data_format, **kwargs)
+
+
+class GlobalAveragePooling3D(GlobalPooling):
+    """Mean over the three spatial axes of volumes: `(N, d1, d2, d3, C) -> (N, C)`; `data_format` and
+    `keepdims` as `GlobalAveragePooling2D`."""
+
+    rank, kind = 3, "avg"
+
+
+class GlobalMaxPooling3D(GlobalPooling):
+    """Max over the three spatial axes of volumes: `(N, d1, d2, d3, C) -> (N, C)`."""
+
+    rank, kind = 3, "max"
+
+
 # Keras aliases
-MaxPool1D, MaxPool2D = MaxPooling1D, MaxPooling2D
-AvgPool1D, AvgPool2D = AveragePooling1D, AveragePooling2D
-GlobalAvgPool1D, GlobalAvgPool2D = GlobalAveragePooling1D, GlobalAveragePooling2D
-GlobalMaxPool1D, GlobalMaxPool2D = GlobalMaxPooling1D, GlobalMaxPooling2D
+MaxPool1D, MaxPool2D, MaxPool3D = MaxPooling1D, MaxPooling2D, MaxPooling3D
+AvgPool1D, AvgPool2D, AvgPool3D = AveragePooling1D, AveragePooling2D, AveragePooling3D
+GlobalAvgPool1D, GlobalAvgPool2D, GlobalAvgPool3D = GlobalAveragePooling1D, GlobalAveragePooling2D, \
+    GlobalAveragePooling3D
+GlobalMaxPool1D, GlobalMaxPool2D, GlobalMaxPool3D = GlobalMaxPooling1D, GlobalMaxPooling2D, GlobalMaxPooling3D

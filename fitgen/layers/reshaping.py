@@ -1,24 +1,33 @@
-"""Spatial reshaping layers: UpSampling1D/2D, ZeroPadding1D/2D, Cropping1D/2D (channels_last)."""
+"""Spatial reshaping layers: UpSampling1D/2D/3D, ZeroPadding1D/2D/3D, Cropping1D/2D/3D.
+
+The 2-D and 3-D layers take `data_format` (channels_last `(N, *spatial, C)`, channels_first
+`(N, C, *spatial)`, or None for `fitgen.backend.image_data_format()`); the 1-D ones work on `(N, steps, C)`.
+Each works on the tensor's own layout (no permutation): it only needs to know which axes are spatial.
+"""
 import torch.nn.functional as F
 
 from fitgen.engine.base_layer import Layer
-from fitgen.layers.convolutional import check_data_format, normalize_tuple
+from fitgen.utils.conv_utils import ChannelsAxis, normalize_data_format, normalize_tuple
 
 
 def _pair(value, name):
     """An int or a pair of ints as (before, after)."""
     if isinstance(value, int):
+        if value < 0:
+            raise ValueError(f"`{name}` values must be non-negative. Received: {name}={value!r}")
         return (value, value)
     return normalize_tuple(value, 2, name, allow_zero=True)
 
 
-def _pairs_2d(value, name):
-    """int, (sym_rows, sym_cols) or ((top, bottom), (left, right)) as ((top, bottom), (left, right))."""
+def _pairs(value, rank, name):
+    """int, `rank` symmetric ints or `rank` (before, after) pairs, as `rank` (before, after) pairs."""
     if isinstance(value, int):
-        return ((value, value), (value, value))
-    if not hasattr(value, "__len__") or len(value) != 2:
-        raise ValueError(f"`{name}` should be an int, a tuple of 2 ints (symmetric_height, symmetric_width) or a "
-                         f"tuple of 2 tuples of 2 ints ((top, bottom), (left, right)). Received: {name}={value!r}")
+        return (_pair(value, name),) * rank
+    if not hasattr(value, "__len__") or len(value) != rank:
+        axes = ("height", "width") if rank == 2 else ("dim1", "dim2", "dim3")
+        raise ValueError(f"`{name}` should be an int, a tuple of {rank} ints (symmetric_{', symmetric_'.join(axes)}) "
+                         f"or a tuple of {rank} tuples of 2 ints (before, after) per spatial axis. Received: "
+                         f"{name}={value!r}")
     return tuple(_pair(v, name) for v in value)
 
 
@@ -26,19 +35,57 @@ def _add(length, extra):
     return None if length is None else length + extra
 
 
-class UpSampling1D(Layer):
-    """Repeats each timestep `size` times along the time axis: `(N, T, C) -> (N, T * size, C)`."""
+class _Spatial(Layer):
+    """Base of the layers that act on the spatial axes of a rank-`rank` tensor in its own layout."""
 
-    def __init__(self, size=2, **kwargs):
+    rank = 2
+
+    def __init__(self, data_format="channels_last", **kwargs):
         super().__init__(**kwargs)
-        self.size = int(size)
+        self.data_format = normalize_data_format(data_format)
+        self._axes = ChannelsAxis(self.rank, self.data_format)
+
+    def _spatial_shape(self, input_shape, spatial):
+        input_shape = tuple(input_shape)
+        return self._axes.shape(input_shape[0], spatial, self._axes.channels(input_shape))
+
+    def get_config(self):
+        config = super().get_config()
+        if self.rank > 1:
+            config["data_format"] = self.data_format
+        return config
+
+
+# ---------------------------------------------------------------------------------------- upsampling
+class _UpSampling(_Spatial):
+    """Repeats every row (column, ...) `size` times along each spatial axis (nearest neighbour)."""
+
+    interpolation = "nearest"
 
     def call(self, inputs):
-        return inputs.repeat_interleave(self.size, dim=1)
+        if self.interpolation != "nearest":
+            x = self._axes.to_torch(inputs)
+            size = tuple(n * s for n, s in zip(x.shape[2:], self._sizes))
+            return self._axes.from_torch(F.interpolate(x, size=size, mode=self.interpolation, align_corners=False))
+        # One broadcast copy: a new axis of length `s` after each spatial axis, merged into it. Exact for
+        # every integer factor (torch's `interpolate(scale_factor=...)` rounds 1/s in floating point).
+        view, expanded, merged = [inputs.shape[0]], [inputs.shape[0]], [inputs.shape[0]]
+        sizes = dict(zip(self._axes.spatial_axes, self._sizes))
+        for axis in range(1, inputs.dim()):
+            length = inputs.shape[axis]
+            if axis in sizes:
+                view += [length, 1]
+                expanded += [length, sizes[axis]]
+                merged.append(length * sizes[axis])
+            else:
+                view.append(length)
+                expanded.append(length)
+                merged.append(length)
+        return inputs.reshape(view).expand(expanded).reshape(merged)
 
     def compute_output_shape(self, input_shape):
-        length = None if input_shape[1] is None else input_shape[1] * self.size
-        return (input_shape[0], length, input_shape[2])
+        spatial = [None if n is None else n * s for n, s in zip(self._axes.spatial(input_shape), self._sizes)]
+        return self._spatial_shape(input_shape, spatial)
 
     def get_config(self):
         config = super().get_config()
@@ -46,58 +93,75 @@ class UpSampling1D(Layer):
         return config
 
 
-class UpSampling2D(Layer):
+class UpSampling1D(_UpSampling):
+    """Repeats each timestep `size` times along the time axis: `(N, T, C) -> (N, T * size, C)`."""
+
+    rank = 1
+
+    def __init__(self, size=2, **kwargs):
+        super().__init__(**kwargs)
+        self.size = int(size)
+        self._sizes = (self.size,)
+
+
+class UpSampling2D(_UpSampling):
     """Upsamples rows and columns by `size`: `(N, H, W, C) -> (N, H * sh, W * sw, C)`.
 
     Args:
         size: int or tuple of 2 ints.
-        data_format: None or 'channels_last'.
+        data_format: 'channels_last', 'channels_first', or None for `fitgen.backend.image_data_format()`.
         interpolation: 'nearest' (repeats pixels) or 'bilinear' (TF's half-pixel-centre bilinear, no
             antialiasing, the same as torch's `align_corners=False`).
     """
 
+    rank = 2
+
     def __init__(self, size=(2, 2), data_format=None, interpolation="nearest", **kwargs):
-        super().__init__(**kwargs)
-        self.size = normalize_tuple(size, 2, "size")
-        self.data_format = check_data_format(data_format)
+        super().__init__(data_format=data_format, **kwargs)
+        self.size = self._sizes = normalize_tuple(size, 2, "size")
         if interpolation not in ("nearest", "bilinear"):
             raise ValueError(f"`interpolation` argument should be one of 'nearest', 'bilinear' (the ones fitgen "
                              f"implements with TensorFlow's numbers). Received: interpolation={interpolation!r}")
         self.interpolation = interpolation
 
-    def call(self, inputs):
-        x = inputs.permute(0, 3, 1, 2)
-        if self.interpolation == "nearest":
-            x = F.interpolate(x, scale_factor=self.size, mode="nearest")
-        else:
-            size = (x.shape[2] * self.size[0], x.shape[3] * self.size[1])
-            x = F.interpolate(x, size=size, mode="bilinear", align_corners=False)
-        return x.permute(0, 2, 3, 1)
-
-    def compute_output_shape(self, input_shape):
-        rows = None if input_shape[1] is None else input_shape[1] * self.size[0]
-        cols = None if input_shape[2] is None else input_shape[2] * self.size[1]
-        return (input_shape[0], rows, cols, input_shape[3])
-
     def get_config(self):
         config = super().get_config()
-        config.update({"size": self.size, "data_format": self.data_format, "interpolation": self.interpolation})
+        config["interpolation"] = self.interpolation
         return config
 
 
-class ZeroPadding1D(Layer):
-    """Pads the time axis with zeros: `padding` is an int or `(before, after)`."""
+class UpSampling3D(_UpSampling):
+    """Repeats the voxels of volumes `size` times along each spatial axis:
+    `(N, d1, d2, d3, C) -> (N, d1 * s1, d2 * s2, d3 * s3, C)`.
 
-    def __init__(self, padding=1, **kwargs):
-        super().__init__(**kwargs)
-        self.padding = _pair(padding, "padding")
-        self._pads = (0, 0) + self.padding
+    Args:
+        size: int or tuple of 3 ints (default (2, 2, 2)).
+        data_format: 'channels_last', 'channels_first', or None for `fitgen.backend.image_data_format()`.
+    """
+
+    rank = 3
+
+    def __init__(self, size=(2, 2, 2), data_format=None, **kwargs):
+        super().__init__(data_format=data_format, **kwargs)
+        self.size = self._sizes = normalize_tuple(size, 3, "size")
+
+
+# --------------------------------------------------------------------------------------- zero padding
+class _ZeroPadding(_Spatial):
+    """Pads each spatial axis with `padding[i] = (before, after)` zeros."""
+
+    def _set_padding(self, pairs):
+        self.padding = pairs[0] if self.rank == 1 else pairs
+        self._pad_pairs = pairs
+        pads = [p for pair in reversed(pairs) for p in pair]  # F.pad lists the last axis first
+        self._pads = tuple(pads if self._axes.channels_first else [0, 0] + pads)
 
     def call(self, inputs):
         return F.pad(inputs, self._pads)
 
     def compute_output_shape(self, input_shape):
-        return (input_shape[0], _add(input_shape[1], sum(self.padding)), input_shape[2])
+        spatial = [_add(n, sum(pair)) for n, pair in zip(self._axes.spatial(input_shape), self._pad_pairs)]
+        return self._spatial_shape(input_shape, spatial)
 
     def get_config(self):
         config = super().get_config()
@@ -105,54 +169,76 @@ class ZeroPadding1D(Layer):
         return config
 
 
-class ZeroPadding2D(Layer):
+class ZeroPadding1D(_ZeroPadding):
+    """Pads the time axis with zeros: `padding` is an int or `(before, after)`."""
+
+    rank = 1
+
+    def __init__(self, padding=1, **kwargs):
+        super().__init__(**kwargs)
+        self._set_padding((_pair(padding, "padding"),))
+
+
+class ZeroPadding2D(_ZeroPadding):
     """Pads rows and columns with zeros.
 
     Args:
         padding: int (same on all sides), `(symmetric_height, symmetric_width)` or
             `((top, bottom), (left, right))`.
-        data_format: None or 'channels_last'.
+        data_format: 'channels_last', 'channels_first', or None for `fitgen.backend.image_data_format()`.
     """
 
+    rank = 2
+
     def __init__(self, padding=(1, 1), data_format=None, **kwargs):
-        super().__init__(**kwargs)
-        self.padding = _pairs_2d(padding, "padding")
-        self.data_format = check_data_format(data_format)
-        (top, bottom), (left, right) = self.padding
-        self._pads = (0, 0, left, right, top, bottom)
+        super().__init__(data_format=data_format, **kwargs)
+        self._set_padding(_pairs(padding, 2, "padding"))
+
+
+class ZeroPadding3D(_ZeroPadding):
+    """Pads the three spatial axes of volumes with zeros.
+
+    Args:
+        padding: int, 3 symmetric ints, or `((before1, after1), (before2, after2), (before3, after3))`.
+        data_format: 'channels_last', 'channels_first', or None for `fitgen.backend.image_data_format()`.
+    """
+
+    rank = 3
+
+    def __init__(self, padding=(1, 1, 1), data_format=None, **kwargs):
+        super().__init__(data_format=data_format, **kwargs)
+        self._set_padding(_pairs(padding, 3, "padding"))
+
+
+# ------------------------------------------------------------------------------------------ cropping
+class _Cropping(_Spatial):
+    """Crops `cropping[i] = (before, after)` from each spatial axis.
+
+    A cropping that leaves an axis empty gives a length-0 output, as Keras 2.2 does (tf-keras refuses it);
+    one that crops more than the axis holds is refused.
+    """
+
+    def _cropped(self, input_shape):
+        spatial = []
+        for length, crop in zip(self._axes.spatial(input_shape), self._crop_pairs):
+            if length is not None:
+                length -= sum(crop)
+                if length < 0:
+                    raise ValueError(f"`cropping` parameter of `{type(self).__name__}` layer must not exceed the "
+                                     f"input length. Received: input_shape={tuple(input_shape)}, "
+                                     f"cropping={self.cropping}")
+            spatial.append(length)
+        return spatial
 
     def call(self, inputs):
-        return F.pad(inputs, self._pads)
+        self._cropped(inputs.shape)
+        index = [slice(None)] * inputs.dim()
+        for axis, (before, after) in zip(self._axes.spatial_axes, self._crop_pairs):
+            index[axis] = slice(before, inputs.shape[axis] - after)
+        return inputs[tuple(index)]
 
     def compute_output_shape(self, input_shape):
-        return (input_shape[0], _add(input_shape[1], sum(self.padding[0])), _add(input_shape[2], sum(self.padding[1])),
-                input_shape[3])
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({"padding": self.padding, "data_format": self.data_format})
-        return config
-
-
-class Cropping1D(Layer):
-    """Crops the time axis: `cropping` is an int or `(before, after)`."""
-
-    def __init__(self, cropping=(1, 1), **kwargs):
-        super().__init__(**kwargs)
-        self.cropping = _pair(cropping, "cropping")
-
-    def call(self, inputs):
-        before, after = self.cropping
-        return inputs[:, before:inputs.shape[1] - after]
-
-    def compute_output_shape(self, input_shape):
-        length = input_shape[1]
-        if length is not None:
-            length -= sum(self.cropping)
-            if length <= 0:
-                raise ValueError(f"`cropping` parameter of `Cropping1D` layer must be smaller than the input length. "
-                                 f"Received: input_shape={tuple(input_shape)}, cropping={self.cropping}")
-        return (input_shape[0], length, input_shape[2])
+        return self._spatial_shape(input_shape, self._cropped(input_shape))
 
     def get_config(self):
         config = super().get_config()
@@ -160,35 +246,42 @@ class Cropping1D(Layer):
         return config
 
 
-class Cropping2D(Layer):
+class Cropping1D(_Cropping):
+    """Crops the time axis: `cropping` is an int or `(before, after)`."""
+
+    rank = 1
+
+    def __init__(self, cropping=(1, 1), **kwargs):
+        super().__init__(**kwargs)
+        self.cropping = _pair(cropping, "cropping")
+        self._crop_pairs = (self.cropping,)
+
+
+class Cropping2D(_Cropping):
     """Crops rows and columns.
 
     Args:
         cropping: int, `(symmetric_height, symmetric_width)` or `((top, bottom), (left, right))`.
-        data_format: None or 'channels_last'.
+        data_format: 'channels_last', 'channels_first', or None for `fitgen.backend.image_data_format()`.
     """
 
+    rank = 2
+
     def __init__(self, cropping=((0, 0), (0, 0)), data_format=None, **kwargs):
-        super().__init__(**kwargs)
-        self.cropping = _pairs_2d(cropping, "cropping")
-        self.data_format = check_data_format(data_format)
+        super().__init__(data_format=data_format, **kwargs)
+        self.cropping = self._crop_pairs = _pairs(cropping, 2, "cropping")
 
-    def call(self, inputs):
-        (top, bottom), (left, right) = self.cropping
-        return inputs[:, top:inputs.shape[1] - bottom, left:inputs.shape[2] - right]
 
-    def compute_output_shape(self, input_shape):
-        dims = []
-        for length, crop in zip(input_shape[1:3], self.cropping):
-            if length is not None:
-                length -= sum(crop)
-                if length <= 0:
-                    raise ValueError(f"`cropping` parameter of `Cropping2D` layer must be smaller than the input "
-                                     f"shape. Received: input_shape={tuple(input_shape)}, cropping={self.cropping}")
-            dims.append(length)
-        return (input_shape[0],) + tuple(dims) + (input_shape[3],)
+class Cropping3D(_Cropping):
+    """Crops the three spatial axes of volumes.
 
-    def get_config(self):
-        config = super().get_config()
-        config.update({"cropping": self.cropping, "data_format": self.data_format})
-        return config
+    Args:
+        cropping: int, 3 symmetric ints, or `((before1, after1), (before2, after2), (before3, after3))`.
+        data_format: 'channels_last', 'channels_first', or None for `fitgen.backend.image_data_format()`.
+    """
+
+    rank = 3
+
+    def __init__(self, cropping=((1, 1), (1, 1), (1, 1)), data_format=None, **kwargs):
+        super().__init__(data_format=data_format, **kwargs)
+        self.cropping = self._crop_pairs = _pairs(cropping, 3, "cropping")

@@ -10,8 +10,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from fitgen.layers.convolutional import (Conv1D, Conv2D, Conv2DTranspose, Conv3D, DepthwiseConv2D, SeparableConv1D,
-                                         SeparableConv2D, same_pads)
+from fitgen.layers.convolutional import (Conv1D, Conv1DTranspose, Conv2D, Conv2DTranspose, Conv3D, Conv3DTranspose,
+                                         DepthwiseConv2D, SeparableConv1D, SeparableConv2D)
+from fitgen.utils.conv_utils import same_pads
 from helpers.layer_harness import check_layer
 
 
@@ -166,8 +167,8 @@ def test_conv_configs_from_tf_keras():
 
 
 def test_conv_argument_errors():
-    with pytest.raises(ValueError, match="channels_first"):
-        Conv2D(2, 3, data_format="channels_first")
+    with pytest.raises(ValueError, match="data_format"):
+        Conv2D(2, 3, data_format="channels_middle")
     with pytest.raises(ValueError, match="padding"):
         Conv2D(2, 3, padding="causal")
     with pytest.raises(ValueError, match="kernel_size"):
@@ -196,3 +197,73 @@ def test_conv_uses_no_copy_for_channels_last_input():
     assert y.is_contiguous()  # NHWC result, viewed back from a channels_last conv output
     ref = F.conv2d(x.permute(0, 3, 1, 2).contiguous(), layer.kernel, layer.bias, padding=1).permute(0, 2, 3, 1)
     np.testing.assert_allclose(y.detach().numpy(), ref.detach().numpy(), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("cls,kwargs,input_shape,expected", [
+    (Conv1D, {"filters": 4, "kernel_size": 3, "padding": "causal", "dilation_rate": 2}, (2, 3, 9), (2, 4, 9)),
+    (Conv1D, {"filters": 4, "kernel_size": 4, "strides": 2, "padding": "same"}, (2, 3, 9), (2, 4, 5)),
+    (Conv2D, {"filters": 5, "kernel_size": (4, 2), "strides": (2, 3), "padding": "same"}, (2, 3, 9, 7), (2, 5, 5, 3)),
+    (Conv2D, {"filters": 6, "kernel_size": 3, "groups": 3}, (2, 3, 6, 6), (2, 6, 4, 4)),
+    (Conv3D, {"filters": 2, "kernel_size": 3, "padding": "same", "strides": 2}, (1, 2, 5, 4, 3), (1, 2, 3, 2, 2)),
+    (Conv2DTranspose, {"filters": 3, "kernel_size": 3, "strides": 2, "output_padding": (1, 0)}, (2, 2, 5, 5),
+     (2, 3, 12, 11)),
+    (DepthwiseConv2D, {"kernel_size": 3, "depth_multiplier": 2, "padding": "same"}, (2, 3, 6, 6), (2, 6, 6, 6)),
+    (SeparableConv2D, {"filters": 4, "kernel_size": 2, "strides": 2, "padding": "same"}, (2, 3, 7, 7), (2, 4, 4, 4)),
+    (SeparableConv1D, {"filters": 3, "kernel_size": 3, "padding": "causal"}, (2, 2, 9), (2, 3, 9)),
+])
+def test_channels_first_shapes(cls, kwargs, input_shape, expected):
+    check_layer(cls, dict(kwargs, data_format="channels_first"), input_shape, expected)
+
+
+@pytest.mark.parametrize("cls,kwargs,input_shape,expected", [
+    (Conv1DTranspose, {"filters": 3, "kernel_size": 3, "strides": 2}, (2, 5, 2), (2, 11, 3)),
+    (Conv1DTranspose, {"filters": 3, "kernel_size": 4, "strides": 2, "padding": "same",
+                       "data_format": "channels_first"}, (2, 2, 5), (2, 3, 10)),
+    (Conv3DTranspose, {"filters": 2, "kernel_size": 3}, (2, 3, 4, 2, 3), (2, 5, 6, 4, 2)),
+    (Conv3DTranspose, {"filters": 2, "kernel_size": 3, "strides": 2, "padding": "same"}, (2, 3, 4, 2, 3),
+     (2, 6, 8, 4, 2)),
+    (Conv3DTranspose, {"filters": 2, "kernel_size": 2, "strides": (3, 1, 2)}, (2, 3, 4, 2, 3), (2, 9, 5, 4, 2)),
+    (Conv3DTranspose, {"filters": 2, "kernel_size": 3, "strides": 2, "output_padding": 1,
+                       "data_format": "channels_first"}, (2, 3, 3, 4, 2), (2, 2, 8, 10, 6)),
+])
+def test_conv_transpose_1d_3d_shapes(cls, kwargs, input_shape, expected):
+    check_layer(cls, kwargs, input_shape, expected)
+
+
+def test_conv3d_transpose_weights_and_errors():
+    layer = Conv3DTranspose(5, (3, 2, 1))
+    layer(torch.randn(1, 4, 4, 4, 2))
+    assert [w.shape for w in layer.weights] == [(3, 2, 1, 5, 2), (5,)]
+    assert isinstance(layer, Conv3D) and isinstance(Conv2DTranspose(1, 1), Conv2D)
+    with pytest.raises(ValueError, match="output padding"):
+        Conv3DTranspose(2, 3, strides=2, output_padding=(1, 2, 0))
+    with pytest.raises(ValueError, match="causal"):
+        Conv1DTranspose(2, 3, padding="causal")
+    with pytest.raises(ValueError, match="ndim"):
+        Conv3DTranspose(2, 3)(torch.randn(1, 4, 4, 2))
+
+
+def test_channels_first_runs_torch_layout_directly():
+    layer = Conv2D(8, 3, padding="same", data_format="channels_first")
+    x = torch.randn(2, 4, 6, 6)
+    y = layer(x)
+    ref = F.conv2d(x, layer.kernel, layer.bias, padding=1)
+    np.testing.assert_allclose(y.detach().numpy(), ref.detach().numpy(), rtol=1e-6, atol=1e-6)
+    # On CPU the result keeps channels_last memory (faster oneDNN kernels for the layers after it).
+    assert y.shape == (2, 8, 6, 6) and y.is_contiguous(memory_format=torch.channels_last)
+    # The Keras kernel is the same array whatever the data format.
+    last = Conv2D(8, 3, padding="same")
+    last(x.permute(0, 2, 3, 1))
+    last.set_weights(layer.get_weights())
+    np.testing.assert_allclose(last(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2).detach().numpy(),
+                               y.detach().numpy(), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="axis 1"):
+        Conv2D(2, 3, data_format="channels_first").build((None, None, 5, 5))
+
+
+def test_convolutional_module_keeps_keras2_names():
+    from fitgen.layers import convolutional
+    for name in ("Convolution3D", "Deconvolution2D", "Deconvolution3D", "Conv3DTranspose", "MaxPooling3D",
+                 "AveragePooling3D", "UpSampling3D", "ZeroPadding3D", "Cropping3D", "Convolution2DTranspose"):
+        assert hasattr(convolutional, name), name
+    assert convolutional.Deconvolution3D is Conv3DTranspose

@@ -117,8 +117,11 @@ def test_flatten_is_channels_last_order():
     x = torch.arange(24.0).reshape(1, 2, 3, 4)
     np.testing.assert_array_equal(Flatten()(x).numpy(), x.numpy().reshape(1, -1))
     assert Flatten().compute_output_shape((None, None, 3)) == (None, None)
-    with pytest.raises(ValueError, match="channels_first"):
-        Flatten(data_format="channels_first")
+    # channels_first inputs are flattened in channels_last order too (Keras moves the channels last first).
+    np.testing.assert_array_equal(Flatten(data_format="channels_first")(x).numpy(),
+                                  x.numpy().transpose(0, 2, 3, 1).reshape(1, -1))
+    with pytest.raises(ValueError, match="data_format"):
+        Flatten(data_format="channels_middle")
 
 
 @pytest.mark.parametrize("target,input_shape,expected", [((6, 2), (2, 3, 4), (2, 6, 2)), ((-1,), (2, 3, 4), (2, 12)),

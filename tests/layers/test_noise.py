@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 import torch
 
-from fitgen.layers.noise import AlphaDropout, GaussianDropout, GaussianNoise, SpatialDropout1D, SpatialDropout2D
+from fitgen.layers.noise import (AlphaDropout, GaussianDropout, GaussianNoise, SpatialDropout1D, SpatialDropout2D,
+                                 SpatialDropout3D)
 from helpers.layer_harness import check_layer
 
 
@@ -11,6 +12,8 @@ from helpers.layer_harness import check_layer
     (GaussianNoise, {"stddev": 0.5}, (2, 3, 4)), (GaussianNoise, {"stddev": 0.5, "seed": 1}, (2, 3)),
     (GaussianDropout, {"rate": 0.3}, (2, 3, 4)), (AlphaDropout, {"rate": 0.2}, (2, 5)),
     (SpatialDropout1D, {"rate": 0.5}, (2, 3, 4)), (SpatialDropout2D, {"rate": 0.5}, (2, 3, 3, 4)),
+    (SpatialDropout2D, {"rate": 0.5, "data_format": "channels_first"}, (2, 4, 3, 3)),
+    (SpatialDropout3D, {"rate": 0.5}, (2, 3, 2, 3, 4)),
 ])
 def test_harness_and_inference_identity(cls, kwargs, shape):
     check_layer(cls, kwargs, shape, shape)
@@ -62,5 +65,19 @@ def test_configs():
     assert SpatialDropout2D.from_config({"rate": 0.1, "noise_shape": None, "seed": None, "name": "s"}).rate == 0.1
     assert GaussianDropout(0.3).get_config()["rate"] == 0.3
     assert AlphaDropout(0.3, seed=2).get_config()["seed"] == 2
-    with pytest.raises(ValueError, match="channels_first"):
-        SpatialDropout2D(0.1, data_format="channels_first")
+    with pytest.raises(ValueError, match="data_format"):
+        SpatialDropout2D(0.1, data_format="channels_middle")
+
+
+@pytest.mark.parametrize("cls,shape,data_format", [
+    (SpatialDropout2D, (8, 16, 4, 5), "channels_first"), (SpatialDropout3D, (8, 3, 4, 2, 16), "channels_last"),
+    (SpatialDropout3D, (8, 16, 3, 4, 2), "channels_first"),
+])
+def test_spatial_dropout_channels_first_and_3d_drop_whole_channels(cls, shape, data_format):
+    y = cls(0.5, data_format=data_format)(torch.ones(shape), training=True)
+    per_channel = (y if data_format == "channels_first" else y.movedim(-1, 1)).reshape(8, 16, -1)
+    assert torch.equal(per_channel.amax(2), per_channel.amin(2))
+    assert set(per_channel.unique().tolist()) == {0.0, 2.0}
+    assert cls(0.5, data_format=data_format).get_config()["data_format"] == data_format
+    with pytest.raises(ValueError, match="rank"):
+        cls(0.5)(torch.ones(2, 3), training=True)

@@ -14,6 +14,8 @@ from fitgen.saving.serialization import layer_classes
 ALIASES = {"AvgPool1D", "AvgPool2D", "Convolution1D", "Convolution2D", "Convolution2DTranspose", "Convolution3D",
            "Deconv2D", "Deconvolution2D", "DepthwiseConvolution2D", "GlobalAvgPool1D", "GlobalAvgPool2D", "GlobalMaxPool1D",
            "GlobalMaxPool2D", "MaxPool1D", "MaxPool2D", "SeparableConvolution1D", "SeparableConvolution2D"}
+ALIASES |= {"AvgPool3D", "Deconv3D", "Convolution1DTranspose", "Convolution3DTranspose", "Deconvolution3D",
+            "GlobalAvgPool3D", "GlobalMaxPool3D", "MaxPool3D"}
 # Tested in their own files: models, inputs, Lambda (safe mode), TorchModule (needs its torch module), BackendOp
 # (the layer of backend functions called on symbolic tensors: tests/backend/test_op_layer.py).
 ELSEWHERE = {"Functional", "Model", "Sequential", "InputLayer", "Lambda", "TorchModule", "BackendOp"}
@@ -81,6 +83,21 @@ def _layers():
         ("UpSampling2D", lambda: c["UpSampling2D"](2), [(3, 3, 2)]),
         ("ZeroPadding1D", lambda: c["ZeroPadding1D"](2), [(3, 2)]),
         ("ZeroPadding2D", lambda: c["ZeroPadding2D"](((1, 0), (2, 1))), [(3, 3, 2)]),
+        # 3-D, transposed and locally-connected layers; channels_first where the layer takes a data_format.
+        ("Conv1DTranspose", lambda: c["Conv1DTranspose"](3, 3, strides=2, data_format="channels_first"), [(2, 5)]),
+        ("Conv3DTranspose", lambda: c["Conv3DTranspose"](2, 2, strides=2, output_padding=1), [(3, 3, 2, 2)]),
+        ("MaxPooling3D", lambda: c["MaxPooling3D"](2, padding="same", data_format="channels_first"),
+         [(2, 5, 4, 3)]),
+        ("AveragePooling3D", lambda: c["AveragePooling3D"]((2, 1, 2)), [(4, 3, 4, 2)]),
+        ("GlobalAveragePooling3D", lambda: c["GlobalAveragePooling3D"](data_format="channels_first"),
+         [(2, 3, 3, 3)]),
+        ("GlobalMaxPooling3D", lambda: c["GlobalMaxPooling3D"](keepdims=True), [(3, 3, 3, 2)]),
+        ("Cropping3D", lambda: c["Cropping3D"](((1, 0), (0, 1), 1)), [(4, 4, 4, 2)]),
+        ("UpSampling3D", lambda: c["UpSampling3D"]((1, 2, 1), data_format="channels_first"), [(2, 3, 2, 2)]),
+        ("ZeroPadding3D", lambda: c["ZeroPadding3D"](((1, 0), (0, 2), (1, 1))), [(2, 2, 2, 2)]),
+        ("SpatialDropout3D", lambda: c["SpatialDropout3D"](0.2, data_format="channels_first"), [(2, 3, 3, 3)]),
+        ("LocallyConnected1D", lambda: c["LocallyConnected1D"](3, 2, data_format="channels_first"), [(2, 6)]),
+        ("LocallyConnected2D", lambda: c["LocallyConnected2D"](2, 3, strides=2, activation="relu"), [(7, 6, 2)]),
     ]
 
 
