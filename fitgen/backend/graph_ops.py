@@ -13,6 +13,7 @@ import torch
 
 from fitgen.backend import common
 from fitgen.backend.control_ops import LearningPhase
+from fitgen.engine.input_layer import InputLayer
 from fitgen.engine.keras_tensor import KerasTensor, flatten, map_structure
 
 _EAGER = ("fitgen runs eagerly on PyTorch: there is no TensorFlow graph or session. ")
@@ -26,7 +27,6 @@ def placeholder(shape=None, ndim=None, dtype=None, sparse=False, name=None):
 
 def is_placeholder(x):
     """True for a symbolic model input (`Input()`), the closest thing fitgen has to a placeholder."""
-    from fitgen.engine.input_layer import InputLayer
     return isinstance(x, KerasTensor) and isinstance(x._keras_history[0], InputLayer)
 
 

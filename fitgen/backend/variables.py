@@ -12,6 +12,7 @@ import torch
 from fitgen.backend import common
 from fitgen.backend.conversion import dtype_name, shape_arg, to_tensor
 from fitgen.backend.dispatch import keras_op
+from fitgen.engine.keras_tensor import KerasTensor
 
 
 class KerasVariable(torch.nn.Parameter):
@@ -227,7 +228,6 @@ def is_keras_tensor(x):
     Raises:
         ValueError: if `x` is not a tensor at all (as Keras 2 does).
     """
-    from fitgen.engine.keras_tensor import KerasTensor
     if isinstance(x, KerasTensor):
         return True
     if not is_tensor(x):
@@ -237,7 +237,6 @@ def is_keras_tensor(x):
 
 def is_tensor(x):
     """True for a torch tensor (variables included) or a symbolic KerasTensor."""
-    from fitgen.engine.keras_tensor import KerasTensor
     return isinstance(x, (torch.Tensor, KerasTensor))
 
 

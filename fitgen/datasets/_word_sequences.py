@@ -4,6 +4,7 @@ import warnings
 import numpy as np
 
 from fitgen.preprocessing.sequence import _remove_long_seq
+from fitgen.utils.data_utils import get_file
 
 
 def pop_legacy_num_words(num_words, kwargs):
@@ -68,6 +69,5 @@ def object_array(sequences):
 def load_word_index(path, origin, file_hash):
     """The word -> rank dict of a Keras word-index file, fetched into the cache as needed."""
     import json
-    from fitgen.utils.data_utils import get_file
     with open(get_file(path, origin=origin, file_hash=file_hash)) as f:
         return json.load(f)

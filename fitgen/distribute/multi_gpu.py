@@ -24,6 +24,11 @@ import warnings
 import numpy as np
 import torch
 
+from fitgen import backend
+from fitgen.callbacks.history import History
+from fitgen.distribute import context as context_module
+from fitgen.distribute.context import current
+
 _TRANSIENT = ("_train_step", "history")
 
 
@@ -71,7 +76,6 @@ def multi_gpu_model(model, gpus=None, cpu_merge=True, cpu_relocation=False):
     Under torchrun the script is already data-parallel (one process per GPU, `batch_size` per process):
     the model is returned unchanged, with a warning.
     """
-    from fitgen.distribute.context import current
     if current() is not None:
         warnings.warn("multi_gpu_model under torch.distributed: the script already trains data-parallel, one "
                       "process per GPU, so the model is returned unchanged (batch_size is per process).",
@@ -125,7 +129,6 @@ class MultiGpuModel:
         model.set_weights(result["weights"])
         if result["optimizer"] is not None and hasattr(model.optimizer, "set_weights"):
             model.optimizer.set_weights(result["optimizer"])
-        from fitgen.callbacks.history import History
         history = History()
         history.set_model(model)
         history.epoch, history.history = result["epoch"], result["history"]
@@ -188,8 +191,6 @@ def _replica_main(rank, world_size, gpu_ids, port, payload, device_type, result_
     """Body of replica `rank`: joins the group, trains its slices of each global batch, rank 0 reports."""
     os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world_size),
                       MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    from fitgen import backend
-    from fitgen.distribute import context as context_module
     if device_type == "cuda":
         device = torch.device("cuda", gpu_ids[rank])
         torch.cuda.set_device(device)

@@ -9,6 +9,7 @@ which one it has.
 import contextlib
 
 from fitgen.distribute import context as distribute_context
+from fitgen.distribute import ddp
 from fitgen.engine.step import CustomStepRunner, PredictRunner, StepRunner, make_predict_step, make_test_step
 
 
@@ -66,7 +67,6 @@ class DataParallelStrategy(LocalStrategy):
     def train_runner(self, model, adapter):
         if model._overrides("train_step"):
             return CustomStepRunner(model, model.train_step, "train")
-        from fitgen.distribute import ddp
         return StepRunner(ddp.make_train_step(self.context, model, adapter), model._epoch_metrics,
                           counts=lambda: not adapter.padding)
 
@@ -78,16 +78,13 @@ class DataParallelStrategy(LocalStrategy):
     def running(self, runner, adapter):
         if not isinstance(runner, CustomStepRunner):
             return contextlib.nullcontext()  # the built-in step's gradients are all-reduced by DDP
-        from fitgen.distribute import ddp
         return ddp.aggregating_gradients(self.context, adapter)
 
     def reduce(self, runner):
         if isinstance(runner, StepRunner):
-            from fitgen.distribute import ddp
             ddp.reduce_metrics(self.context, runner.metrics)
 
     def callbacks(self, user_callbacks, model):
-        from fitgen.distribute import ddp
         return [ddp.stop_callback(self.context, user_callbacks, model)]
 
     def gather(self, adapter, collected):
@@ -104,6 +101,5 @@ def strategy_for(model):
     context = distribute_context.current()
     if context is None:
         return _LOCAL
-    from fitgen.distribute import ddp
     ddp.prepare_model(context, model)
     return DataParallelStrategy(context)

@@ -14,6 +14,7 @@ import types
 import torch
 
 from fitgen.distribute.context import current
+from fitgen.layers.normalization import BatchNormalization, _pass_mask
 
 
 def sync_batchnorm(model):
@@ -31,7 +32,6 @@ def sync_batchnorm(model):
     Raises:
         ValueError: `model` contains no BatchNormalization layer.
     """
-    from fitgen.layers.normalization import BatchNormalization
     layers = [m for m in model.modules() if isinstance(m, BatchNormalization)]
     if not layers:
         raise ValueError(f"`sync_batchnorm` found no BatchNormalization layer in {getattr(model, 'name', model)!r}.")
@@ -80,7 +80,6 @@ def _synchronized_call(self, inputs, training=None):
     training = self.training if training is None else bool(training)
     if context is None or not training or not self.trainable:
         return type(self).call(self, inputs, training=training)
-    from fitgen.layers.normalization import _pass_mask
     x, restore = self._channels_first_view(inputs)
     channels = x.shape[1]
     flat = x.movedim(1, -1).reshape(-1, channels)

@@ -18,7 +18,7 @@ from fitgen.engine.call_context import (_EAGER_CALLS, _LOSS_COLLECTORS, _METRIC_
                                         as_loss_tensor, collect_losses)
 from fitgen.engine.input_spec import InputSpec, assert_input_compatibility  # noqa: F401 (InputSpec re-exported)
 from fitgen.engine.keras_tensor import Node  # noqa: F401 (keras.engine.base_layer.Node in Keras 2)
-from fitgen.engine.layer_weight import LayerWeight, Layout, Permute  # noqa: F401 (layers import them from here)
+from fitgen.engine.layer_weight import LayerWeight, Layout, PermutedLayout  # noqa: F401 (layers import them here)
 from fitgen.utils.generic_utils import to_snake_case
 
 _ALLOWED_KWARGS = {"input_dim", "input_shape", "batch_input_shape", "batch_size", "weights",

@@ -2,7 +2,7 @@
 constraint) over a torch tensor kept in whatever `Layout` the torch kernel wants.
 
 Conv2D, for example, keeps its kernel as (out, in, kh, kw) for torch while `get_weights()`, HDF5 files and
-optimizer slots see Keras's (kh, kw, in, out) through a `Permute` layout, with no per-step conversion.
+optimizer slots see Keras's (kh, kw, in, out) through a `PermutedLayout`, with no per-step conversion.
 """
 import numpy as np
 import torch
@@ -21,7 +21,7 @@ class Layout:
         return tuple(keras_shape)
 
 
-class Permute(Layout):
+class PermutedLayout(Layout):
     """torch tensor = Keras tensor permuted by `perm` (e.g. Conv2D: (kh, kw, in, out) -> (out, in, kh, kw))."""
 
     def __init__(self, perm):

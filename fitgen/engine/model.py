@@ -8,9 +8,10 @@ import torch
 from torch import nn
 
 from fitgen import backend
+from fitgen.distribute import is_chief
 from fitgen.engine.base_layer import Layer
 from fitgen.engine.functional import GraphNetwork
-from fitgen.engine.keras_tensor import KerasTensor
+from fitgen.engine.keras_tensor import KerasTensor, _placeholder
 from fitgen.engine.training import TrainingAPI
 
 
@@ -229,7 +230,6 @@ class Model(TrainingAPI, Layer):
         if self._graph is not None or input_shape is None:
             self.built = True
             return
-        from fitgen.engine.keras_tensor import _placeholder
         shapes = input_shape if isinstance(input_shape, list) else [input_shape]
         self.built = True
         with torch.no_grad():
@@ -273,7 +273,6 @@ class Model(TrainingAPI, Layer):
 
     def save(self, filepath, overwrite=True, include_optimizer=True, **kwargs):
         """Saves architecture, weights, training config and optimizer state to one Keras 2 HDF5 file."""
-        from fitgen.distribute import is_chief
         from fitgen.saving import hdf5_format
         if is_chief():  # under torchrun, rank 0 writes the one file
             hdf5_format.save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer,
@@ -281,7 +280,6 @@ class Model(TrainingAPI, Layer):
 
     def save_weights(self, filepath, overwrite=True, **kwargs):
         """Saves all weights to an HDF5 file in Keras 2's layout (`layer_names`, per-layer groups)."""
-        from fitgen.distribute import is_chief
         from fitgen.saving import hdf5_format
         if is_chief():  # under torchrun, rank 0 writes the one file
             hdf5_format.save_weights(self, filepath, overwrite=overwrite, **kwargs)

@@ -1,7 +1,9 @@
 """`model.summary()` in tf-keras 2.x's table format (column widths, wrapping, totals with memory sizes)."""
 import numpy as np
 
+from fitgen.engine.input_layer import InputLayer
 from fitgen.engine.keras_tensor import flatten
+from fitgen.engine.sequential import Sequential
 
 
 def _readable_size(num_bytes):
@@ -46,7 +48,6 @@ def _weights_size(weights):
 
 
 def _output_shape_text(layer, graph_nodes):
-    from fitgen.engine.input_layer import InputLayer
     nodes = layer._inbound_nodes
     if graph_nodes:
         nodes = [n for n in nodes if id(n) in graph_nodes]
@@ -62,7 +63,6 @@ def _output_shape_text(layer, graph_nodes):
 
 
 def _is_sequential_like(model):
-    from fitgen.engine.sequential import Sequential
     if isinstance(model, Sequential) or model._graph is None:
         return True
     nodes = list(model._graph.nodes) + [t.node for t in model._graph.inputs]

@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 
 from fitgen import activations, constraints, initializers, regularizers
-from fitgen.engine.base_layer import Layer, Layout, Permute
+from fitgen.engine.base_layer import Layer, Layout, PermutedLayout
 from fitgen.layers.pooling import (AveragePooling1D, AveragePooling2D, AveragePooling3D, MaxPooling1D,  # noqa: F401
                                    MaxPooling2D, MaxPooling3D)
 from fitgen.layers.reshaping import (Cropping1D, Cropping2D, Cropping3D, UpSampling1D, UpSampling2D,  # noqa: F401
@@ -61,7 +61,7 @@ class DepthwiseLayout(Layout):
 
 def _kernel_layout(rank):
     """Keras (*k, in, out) <-> torch (out, in, *k); also transposed kernels' (*k, out, in) <-> (in, out, *k)."""
-    return Permute((rank + 1, rank) + tuple(range(rank)))
+    return PermutedLayout((rank + 1, rank) + tuple(range(rank)))
 
 
 # --------------------------------------------------------------------------------------- layers

@@ -11,11 +11,13 @@ import inspect
 import numpy as np
 import torch
 
+from fitgen.engine.input_layer import Input, InputLayer
 from fitgen.engine.keras_tensor import KerasTensor, flatten, map_structure
+from fitgen.engine.model import Model
+from fitgen.engine.sequential import Sequential
 
 
 def _skips_first_node(layer):
-    from fitgen.engine.model import Model
     return isinstance(layer, Model) and layer._graph is not None
 
 
@@ -123,7 +125,6 @@ def reconstruct(config, custom_objects, deserialize_layer):
         ValueError: for duplicate or unknown layer names, malformed node data, or a graph that cannot be
             connected.
     """
-    from fitgen.engine.input_layer import InputLayer
     created, pending, counts, node_map = {}, {}, {}, {}
     for entry in config["layers"]:
         name = entry.get("name") or (entry.get("config") or {}).get("name")
@@ -223,9 +224,6 @@ def _resolve(kwargs, tensor):
 # ------------------------------------------------------------------------------------------------ clone
 def clone(model, input_tensors, clone_function):
     """`clone_model`: the same graph over new layers (`clone_function(layer)`) and new (or given) inputs."""
-    from fitgen.engine.input_layer import Input, InputLayer
-    from fitgen.engine.model import Model
-    from fitgen.engine.sequential import Sequential
     if input_tensors is not None and not isinstance(input_tensors, (list, tuple)):
         input_tensors = [input_tensors]
     if isinstance(model, Sequential):

@@ -10,6 +10,15 @@ import importlib
 import inspect
 import json
 
+import fitgen
+from fitgen.engine.base_layer import Layer
+from fitgen.engine.input_layer import InputLayer
+from fitgen.engine.keras_tensor import KerasTensor, map_structure
+from fitgen.engine.model import Model
+from fitgen.engine.sequential import Sequential
+from fitgen.layers import core
+from fitgen.saving import graph_config
+from fitgen.saving.keras_compat import translate_layer_entry
 from fitgen.utils import generic_utils
 
 # Where layer classes are looked up by name: the public namespace first, then the defining modules (so loading
@@ -25,21 +34,16 @@ _NOT_LISTED = {"Layer", "Conv", "SeparableConv", "Pooling", "GlobalPooling", "RN
 
 def keras_version():
     """The `keras_version` fitgen writes: its own version (any value but "1" tells Keras "Keras 2 layout")."""
-    import fitgen
     return str(fitgen.__version__)
 
 
 # ------------------------------------------------------------------------------------------------ layers
 def _engine_classes():
-    from fitgen.engine.input_layer import InputLayer
-    from fitgen.engine.model import Model
-    from fitgen.engine.sequential import Sequential
     return {"InputLayer": InputLayer, "Sequential": Sequential, "Model": Model, "Functional": Model}
 
 
 def layer_classes():
     """{class name: class} of every layer (and model) class a config may name, built-ins only."""
-    from fitgen.engine.base_layer import Layer
     found = {}
     for module_name in _LAYER_MODULES:
         try:
@@ -89,15 +93,12 @@ def deserialize_layer(config, custom_objects=None):
     Raises:
         ValueError: for a malformed config, or an unknown class name (the message lists the supported ones).
     """
-    from fitgen.engine.base_layer import Layer
-    from fitgen.saving.keras_compat import translate_layer_entry
     if isinstance(config, Layer):
         return config
     if not isinstance(config, dict) or "class_name" not in config:
         raise ValueError(f"A layer config must be a dict with 'class_name' and 'config'. Received: {config!r}")
     class_name, inner = translate_layer_entry(config["class_name"], config.get("config") or {})
     cls, builtin = _find_class(class_name, config.get("registered_name"), custom_objects)
-    from fitgen.engine.model import Model
     with generic_utils.CustomObjectScope(custom_objects or {}):
         own_from_config = getattr(getattr(cls, "from_config", None), "__func__", None)
         if isinstance(cls, type) and issubclass(cls, Model) and own_from_config is Model.from_config.__func__:
@@ -164,7 +165,6 @@ def serialize_layer(layer):
 
 def class_name_of(layer):
     """The class name a config records: "Functional" for a plain functional `Model`, as tf-keras writes."""
-    from fitgen.engine.model import Model
     if type(layer) is Model:
         return "Functional"
     return type(layer).__name__
@@ -173,23 +173,17 @@ def class_name_of(layer):
 def _module_name(layer, builtin):
     if not builtin:
         return type(layer).__module__
-    from fitgen.engine.model import Model
     return "keras.src.engine.functional" if isinstance(layer, Model) else "keras.layers"
 
 
 def _build_input_shape(layer):
-    from fitgen.engine.input_layer import InputLayer
-    from fitgen.engine.model import Model
     if isinstance(layer, (InputLayer, Model)) or not layer._inbound_nodes:
         return None
-    from fitgen.engine.keras_tensor import KerasTensor, map_structure
     structure = layer._inbound_nodes[0].input_structure
     return map_structure(lambda t: list(t.shape) if isinstance(t, KerasTensor) else None, structure)
 
 
 def _check_custom_get_config(layer):
-    from fitgen.engine.base_layer import Layer
-    from fitgen.engine.model import Model
     cls = type(layer)
     if isinstance(layer, Model) or cls.get_config is not Layer.get_config:
         return
@@ -209,8 +203,6 @@ def model_config(model):
     Raises:
         NotImplementedError: for a subclassed model (its architecture is Python code, not a config).
     """
-    from fitgen.engine.sequential import Sequential
-    from fitgen.saving import graph_config
     if isinstance(model, Sequential):
         layers = []
         if model._input_tensor is not None:
@@ -231,8 +223,6 @@ def model_from_config_dict(cls, config, custom_objects=None):
     Raises:
         ValueError: for a config that is neither form, or whose graph cannot be connected.
     """
-    from fitgen.engine.sequential import Sequential
-    from fitgen.saving import graph_config
     if isinstance(config, list) or (isinstance(config, dict) and "input_layers" not in config and "layers" in config):
         if not issubclass(cls, Sequential):
             cls = Sequential
@@ -243,7 +233,6 @@ def model_from_config_dict(cls, config, custom_objects=None):
     with generic_utils.CustomObjectScope(custom_objects or {}):
         inputs, outputs, added = graph_config.reconstruct(config, custom_objects, deserialize_layer)
         if issubclass(cls, Sequential):
-            from fitgen.engine.model import Model
             cls = Model
         model = cls(inputs=inputs, outputs=outputs, name=config.get("name"))
         if added["losses"]:
@@ -302,7 +291,6 @@ def model_from_json(json_string, custom_objects=None, safe_mode=True):
 @contextlib.contextmanager
 def lambda_safe_mode(enabled):
     """Within the block, Lambda layers refuse (`enabled=True`) or accept marshalled Python bytecode."""
-    from fitgen.layers import core
     previous = core.LAMBDA_SAFE_MODE
     core.LAMBDA_SAFE_MODE = bool(enabled)
     try:
@@ -323,7 +311,6 @@ def clone_model(model, input_tensors=None, clone_function=None):
     Raises:
         ValueError: for a subclassed model.
     """
-    from fitgen.saving import graph_config
     return graph_config.clone(model, input_tensors, clone_function or _clone_layer)
 
 

@@ -26,6 +26,7 @@ import warnings
 
 import numpy as np
 
+from fitgen.data.generator import GeneratorSource
 from fitgen.data.pipeline import Prefetcher
 
 
@@ -173,7 +174,6 @@ class GeneratorEnqueuer(SequenceEnqueuer):
         self.seed = seed
 
     def _make_prefetcher(self, workers, max_queue_size):
-        from fitgen.data.generator import GeneratorSource
         return Prefetcher(GeneratorSource(self.sequence), workers=workers,
                           use_multiprocessing=self.use_multiprocessing, max_queue_size=max_queue_size,
                           seed=self.seed, name="enqueuer")

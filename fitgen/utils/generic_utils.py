@@ -12,6 +12,8 @@ import sys
 import threading
 import types
 
+from fitgen.utils.progbar import Progbar
+
 _GLOBAL_CUSTOM_OBJECTS = {}
 _SCOPE = threading.local()
 
@@ -267,6 +269,5 @@ def transpose_shape(shape, target_format, spatial_axes):
 def __getattr__(name):
     # Keras 2 scripts import Progbar from keras.utils.generic_utils (loaded lazily: progbar is heavier).
     if name == "Progbar":
-        from fitgen.utils.progbar import Progbar
         return Progbar
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
