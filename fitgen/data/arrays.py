@@ -13,6 +13,8 @@ slice; with shuffle=True the indices of a batch are sorted before reading, since
 and sorted reads are far faster on disk. Memory never grows with the data set size.
 """
 import math
+import mmap
+import os
 
 import numpy as np
 import torch
@@ -185,6 +187,7 @@ class _ArraySource(IndexedSource):
     cast where the cast narrows (float64 files become float32 batches in the worker)."""
 
     changes_on_epoch_end = False
+    deterministic = True  # reading draws no random numbers; its keys are (start, stop, indices) specs
 
     def __init__(self, adapter, casts):
         self.x, self.y, self.sw = adapter.x, adapter.y, adapter.sw
@@ -244,7 +247,7 @@ def batch_spec(order, start, stop, contiguous=False):
 
 def _read(array, start, stop, indices):
     if indices is None:
-        return array[start:stop]
+        return _read_file_rows(array, start, stop) if _preadable(array) else array[start:stop]
     idx = np.sort(np.asarray(indices))  # h5py needs increasing indices; sorted reads are faster on disk
     try:
         return array[idx]
@@ -254,6 +257,39 @@ def _read(array, start, stop, indices):
         except TypeError:
             raise TypeError('TypeError while preparing batch. If using HDF5 input data, pass shuffle="batch".') \
                 from error
+
+
+def _preadable(array):
+    # A shared (not copy-on-write) memmap whose rows are contiguous in its file.
+    return isinstance(array, np.memmap) and getattr(array, "_mmap", None) is not None and \
+        getattr(array, "mode", "c") in ("r", "r+", "w+", "readonly", "readwrite", "write") and \
+        array.flags.c_contiguous and bool(getattr(array, "filename", None))
+
+
+def _read_file_rows(array, start, stop):
+    """Rows [start, stop) of a memmap, read with one `pread` into a new array.
+
+    Touching a cold memmap faults its pages in one at a time while holding the GIL; one large read releases
+    the GIL for its whole duration and lets the disk stream, so reader threads truly overlap the training step.
+    """
+    rows = array[start:stop]
+    out = np.empty(rows.shape, rows.dtype)
+    if out.nbytes == 0:
+        return out
+    mapped_at = np.frombuffer(array._mmap, dtype=np.uint8).__array_interface__["data"][0]
+    mapping_offset = array.offset - array.offset % mmap.ALLOCATIONGRANULARITY
+    position = mapping_offset + rows.__array_interface__["data"][0] - mapped_at
+    fd = os.open(array.filename, os.O_RDONLY)
+    try:
+        view, done = memoryview(out).cast("B"), 0
+        while done < out.nbytes:
+            read = os.preadv(fd, [view[done:]], position + done)
+            if read <= 0:
+                raise OSError(f"Short read from {array.filename!r}: {done} of {out.nbytes} bytes at {position}.")
+            done += read
+    finally:
+        os.close(fd)
+    return out
 
 
 def _batch_shuffle(num_samples, batch_size, rng):

@@ -15,9 +15,12 @@ class IndexedSource:
       need, so the Prefetcher does not re-send the source's state to them after each epoch.
     * `get_epoch_state()` / `set_epoch_state(state)`: a small picklable state that process workers apply
       after `on_epoch_end`, instead of receiving a pickle of the whole source (the default).
+    * `deterministic` (bool): True promises `get_batch` draws no random numbers, so process workers need not
+      reseed per batch (and its keys need not be integers).
     """
 
     changes_on_epoch_end = True
+    deterministic = False
 
     def __len__(self):
         raise NotImplementedError

@@ -91,7 +91,7 @@ class _WorkerState:
     def produce(self, epoch, index):
         self.info.set_epoch(epoch)
         if index is not None:
-            if self.reseeds:
+            if self.reseeds and not getattr(self.source, "deterministic", False):
                 reseed(derive_seed([self.base_seed, epoch, index]))
             return self.source.get_batch(index)
         if self.iterator is None:
