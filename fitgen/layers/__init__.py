@@ -4,8 +4,10 @@ from fitgen.engine.input_layer import Input, InputLayer
 from fitgen.layers.advanced_activations import ELU, LeakyReLU, PReLU, ReLU, Softmax, ThresholdedReLU
 from fitgen.layers.convolutional import (Conv1D, Conv2D, Conv2DTranspose, Conv3D, DepthwiseConv2D, SeparableConv1D,
                                          SeparableConv2D)
+from fitgen.layers.convolutional_recurrent import ConvLSTM2D, ConvLSTM2DCell
 from fitgen.layers.core import (Activation, ActivityRegularization, Dense, Dropout, Flatten, Lambda, Permute,
                                 RepeatVector, Reshape)
+from fitgen.layers.cudnn_recurrent import CuDNNGRU, CuDNNLSTM
 from fitgen.layers.embeddings import Embedding
 from fitgen.layers.masking import Masking
 from fitgen.layers.merge import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract, add, average,
@@ -14,7 +16,8 @@ from fitgen.layers.noise import AlphaDropout, GaussianDropout, GaussianNoise, Sp
 from fitgen.layers.normalization import BatchNormalization
 from fitgen.layers.pooling import (AveragePooling1D, AveragePooling2D, GlobalAveragePooling1D, GlobalAveragePooling2D,
                                    GlobalMaxPooling1D, GlobalMaxPooling2D, MaxPooling1D, MaxPooling2D)
-from fitgen.layers.recurrent import GRU, LSTM, SimpleRNN
+from fitgen.layers.recurrent import (GRU, LSTM, RNN, GRUCell, LSTMCell, SimpleRNN, SimpleRNNCell,
+                                      StackedRNNCells)
 from fitgen.layers.reshaping import Cropping1D, Cropping2D, UpSampling1D, UpSampling2D, ZeroPadding1D, ZeroPadding2D
 from fitgen.layers.torch_module import TorchModule
 from fitgen.layers.wrappers import Bidirectional, TimeDistributed
