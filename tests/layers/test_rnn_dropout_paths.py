@@ -26,7 +26,9 @@ def test_hand_written_backward_passes_gradcheck():
     recurrent_masks = (torch.rand(4, n, u, dtype=torch.float64) > 0.3).double() / 0.7
     mask = MASK[:n, :steps].t().unsqueeze(-1).contiguous()
     for masks, step_mask in ((None, None), (recurrent_masks, None), (None, mask), (recurrent_masks, mask)):
-        assert torch.autograd.gradcheck(lambda *a: fast_lstm._LSTMSequence.apply(*a, masks, step_mask), args)
+        def sequence_of(*a, masks=masks, step_mask=step_mask):
+            return fast_lstm._LSTMSequence.apply(*a, masks, step_mask)
+        assert torch.autograd.gradcheck(sequence_of, args)
 
 
 @pytest.mark.parametrize("kwargs", [dict(recurrent_dropout=0.3), dict(recurrent_dropout=0.3, dropout=0.2),
