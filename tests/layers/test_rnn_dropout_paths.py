@@ -8,7 +8,8 @@ import torch
 import torch.nn.functional as F
 
 from fitgen.layers import GRU, LSTM, RNN, Dense, Embedding, GRUCell, LSTMCell, SimpleRNN
-from fitgen.layers.rnn import fast_lstm, sequence
+from fitgen.layers.rnn import fast_gru, fast_lstm, sequence
+from fitgen.layers.rnn.gru import GRUMath
 from fitgen.layers.rnn.lstm import LSTMMath
 from fitgen.models import Sequential
 
@@ -25,10 +26,17 @@ def test_hand_written_backward_passes_gradcheck():
             torch.randn(4 * u, u, dtype=torch.float64, requires_grad=True)]
     recurrent_masks = (torch.rand(4, n, u, dtype=torch.float64) > 0.3).double() / 0.7
     mask = MASK[:n, :steps].t().unsqueeze(-1).contiguous()
+    gru_args = [torch.randn(steps, 3, n, u, dtype=torch.float64, requires_grad=True), args[1],
+                torch.randn(3 * u, u, dtype=torch.float64, requires_grad=True),
+                torch.randn(3 * u, dtype=torch.float64, requires_grad=True)]
     for masks, step_mask in ((None, None), (recurrent_masks, None), (None, mask), (recurrent_masks, mask)):
-        def sequence_of(*a, masks=masks, step_mask=step_mask):
+        def lstm(*a, masks=masks, step_mask=step_mask):
             return fast_lstm._LSTMSequence.apply(*a, masks, step_mask)
-        assert torch.autograd.gradcheck(sequence_of, args)
+
+        def gru(*a, masks=None if masks is None else masks[:3], step_mask=step_mask):
+            return fast_gru._GRUSequence.apply(*a, masks, step_mask)
+        assert torch.autograd.gradcheck(lstm, args)
+        assert torch.autograd.gradcheck(gru, gru_args)
 
 
 @pytest.mark.parametrize("kwargs", [dict(recurrent_dropout=0.3), dict(recurrent_dropout=0.3, dropout=0.2),
@@ -36,23 +44,25 @@ def test_hand_written_backward_passes_gradcheck():
                                     dict(recurrent_dropout=0.2, go_backwards=True), dict(use_bias=False)])
 @pytest.mark.parametrize("masked", [False, True])
 @pytest.mark.parametrize("zero_output_for_mask", [False, True])
-def test_fast_loop_equals_the_autograd_step_loop(kwargs, masked, zero_output_for_mask):
+@pytest.mark.parametrize("cls, math, function", [(LSTM, LSTMMath, fast_lstm._LSTMSequence),
+                                                  (GRU, GRUMath, fast_gru._GRUSequence)])
+def test_fast_loop_equals_the_autograd_step_loop(kwargs, masked, zero_output_for_mask, cls, math, function):
     torch.manual_seed(0)
     x = torch.randn(4, 7, 5)
-    layer = LSTM(3, return_sequences=True, return_state=True, zero_output_for_mask=zero_output_for_mask, **kwargs)
+    layer = cls(3, return_sequences=True, return_state=True, zero_output_for_mask=zero_output_for_mask, **kwargs)
     layer(x)
-    h0, c0 = torch.randn(4, 3, requires_grad=True), torch.randn(4, 3, requires_grad=True)
+    states = [torch.randn(4, 3, requires_grad=True) for _ in range(2 if cls is LSTM else 1)]
 
     def run():
         torch.manual_seed(1)
-        out = layer(x, mask=MASK if masked else None, initial_state=[h0, c0], training=True)
-        loss = (out[0] * torch.cos(out[0])).sum() + 0.3 * out[1].sum() + (out[2] ** 2).sum()
-        return out, torch.autograd.grad(loss, [w.tensor for w in layer.trainable_weights] + [h0, c0])
+        out = layer(x, mask=MASK if masked else None, initial_state=states, training=True)
+        loss = (out[0] * torch.cos(out[0])).sum() + 0.3 * out[1].sum() + (out[-1] ** 2).sum()
+        return out, torch.autograd.grad(loss, [w.tensor for w in layer.trainable_weights] + states)
 
-    with mock.patch.object(fast_lstm._LSTMSequence, "apply", wraps=fast_lstm._LSTMSequence.apply) as fast:
+    with mock.patch.object(function, "apply", wraps=function.apply) as fast:
         outputs, grads = run()
     assert fast.call_count == (1 if masked or "recurrent_dropout" in kwargs or "unroll" in kwargs else 0)
-    with mock.patch.object(LSTMMath, "_fast_loop", lambda self: None):
+    with mock.patch.object(math, "_fast_loop", lambda self: None):
         want_outputs, want_grads = run()
     for got, want in zip(list(outputs) + list(grads), list(want_outputs) + list(want_grads)):
         torch.testing.assert_close(got, want, rtol=1e-5, atol=2e-6)

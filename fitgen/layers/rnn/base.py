@@ -3,7 +3,7 @@ layout.
 
 Weights are stored as torch's fused RNN kernels want them and shown to Keras in Keras's layout by a
 `GateLayout` (see `gates`). The common case (tanh / sigmoid activations, no recurrent dropout, no mask) runs
-torch's fused kernel directly on those tensors; the LSTM under recurrent dropout or a mask runs a
+torch's fused kernel directly on those tensors; the LSTM and GRU under recurrent dropout or a mask run a
 hand-differentiated loop; anything else runs a step loop on the same tensors with Keras's cell equations
 (see `sequence`).
 """

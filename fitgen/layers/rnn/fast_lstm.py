@@ -11,9 +11,30 @@ Shapes inside: T timesteps, N samples, u units; gate-major buffers (T, 4, N, u) 
 one contiguous (4, N, u) block; the recurrent kernel as four (u, u) blocks, so the per-gate dropout masks of
 implementation 1 become one batched matmul per step.
 """
+import contextlib
+
 import torch
 import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
+
+# Per-step work (multiply-adds of the recurrent product) below which the CPU loops run on one thread: a
+# (4, 32, 128) x (128, 128) step is too small to split, and waiting for a second thread at every one of the
+# few hundred small ops per sequence costs more than it saves (several times more on a busy machine).
+_SMALL_STEP = 1 << 23
+
+
+@contextlib.contextmanager
+def _threads_for(tensor, units):
+    threads = torch.get_num_threads()
+    small = tensor.device.type == "cpu" and 4 * tensor.shape[-2] * units * units <= _SMALL_STEP
+    if not small or threads == 1:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 def _forward_loop(xz, h0, c0, kernels_t, recurrent_masks, mask):
@@ -88,7 +109,8 @@ class _LSTMSequence(torch.autograd.Function):
     def forward(ctx, xz, h0, c0, recurrent_kernel, recurrent_masks, mask):
         u = h0.shape[1]
         kernels = recurrent_kernel.detach().view(4, u, u)  # (gate, out, in)
-        hs, cs, gates, tanh_c = _forward_loop(xz, h0, c0, kernels.transpose(1, 2), recurrent_masks, mask)
+        with _threads_for(h0, u):
+            hs, cs, gates, tanh_c = _forward_loop(xz, h0, c0, kernels.transpose(1, 2), recurrent_masks, mask)
         ctx.save_for_backward(hs, cs, gates, tanh_c, recurrent_kernel, recurrent_masks, mask)
         return hs[1:], cs[-1]
 
@@ -107,8 +129,11 @@ class _LSTMSequence(torch.autograd.Function):
         if d_c_last is None:
             d_c_last = torch.zeros_like(hs[0])
         float_mask = None if mask is None else mask.to(hs.dtype)
-        d_z, dh0, dc0 = _backward_loop(d_outputs.contiguous(), d_c_last.contiguous(), factors, d_c_from_h, f,
-                                       recurrent_kernel.view(4, u, u), recurrent_masks, float_mask)
+        with _threads_for(hs, u):
+            # (gate, out, in) as a transposed view of a contiguous (gate, in, out): the faster bmm layout.
+            kernels = recurrent_kernel.view(4, u, u).transpose(1, 2).contiguous().transpose(1, 2)
+            d_z, dh0, dc0 = _backward_loop(d_outputs.contiguous(), d_c_last.contiguous(), factors, d_c_from_h, f,
+                                           kernels, recurrent_masks, float_mask)
         previous = hs[:-1].reshape(1, steps * n, u)
         if recurrent_masks is None:
             previous = previous.expand(4, steps * n, u)

@@ -3,6 +3,7 @@ GRU."""
 import torch
 import torch.nn.functional as F
 
+from fitgen.layers.rnn import fast_gru
 from fitgen.layers.rnn.base import RNNBase
 from fitgen.layers.rnn.cells import GateCell
 from fitgen.layers.rnn.gates import GateCore
@@ -24,6 +25,9 @@ class GRUMath(GateCore):
 
     def _fused_ok(self):
         return self.reset_after and super()._fused_ok()
+
+    def _fast_loop(self):
+        return fast_gru.run if self._fused_ok() else None
 
     def _fused(self, x, states, training):
         params = [self.kernel, self.recurrent_kernel]
@@ -78,9 +82,9 @@ class GRU(GRUMath, RNNBase):
     Weights (Keras order and shapes): `gru_cell/kernel` (input_dim, 3*units), `gru_cell/recurrent_kernel`
     (units, 3*units), gate blocks z, r, h; `gru_cell/bias` (2, 3*units) (row 0 input bias, row 1 recurrent
     bias) with `reset_after=True`, (3*units,) otherwise. torch's GRU computes Keras's `reset_after=True`
-    variant, so that case (with tanh / sigmoid, no recurrent dropout, no mask) runs torch's fused kernel;
-    `reset_after=False` (Keras 2.2.4's default: the reset gate applied before the recurrent matmul) runs a
-    step loop.
+    variant, so that case (with tanh / sigmoid, no recurrent dropout, no mask) runs torch's fused kernel,
+    and under recurrent dropout or a mask a hand-differentiated loop; `reset_after=False` (Keras 2.2.4's
+    default: the reset gate applied before the recurrent matmul) runs a step loop.
     {args}
     Call arguments: as for `LSTM`; `initial_state` is `[h]` and `return_state` gives `[output, h]`.
     """

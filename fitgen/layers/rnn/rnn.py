@@ -361,16 +361,13 @@ class RNN(Layer):
                 "time_major": self.time_major}
 
     def get_config(self):
-        from fitgen.saving.serialization import serialize_layer
         config = super().get_config()
         config.update(self._rnn_config())
         if self._num_constants:
             config["num_constants"] = self._num_constants
         if self.zero_output_for_mask:
             config["zero_output_for_mask"] = True
-        entry = serialize_layer(self.cell)
-        entry.pop("build_config", None)
-        config["cell"] = entry
+        config["cell"] = state_utils.serialize_cell(self.cell)
         return config
 
     @classmethod

@@ -107,14 +107,8 @@ class StackedRNNCells(Layer):
                 cell.reset_recurrent_dropout_mask()
 
     def get_config(self):
-        from fitgen.saving.serialization import serialize_layer
         config = super().get_config()
-        cells = []
-        for cell in self.cells:
-            entry = serialize_layer(cell)
-            entry.pop("build_config", None)
-            cells.append(entry)
-        config["cells"] = cells
+        config["cells"] = [state_utils.serialize_cell(cell) for cell in self.cells]
         return config
 
     @classmethod

@@ -77,3 +77,14 @@ def scope_cell_weights(owner, cell):
             weight.scopes = []
         if owner not in weight.scopes:
             weight.scopes.insert(0, owner)
+
+
+def serialize_cell(cell):
+    """A cell's `{"class_name", "config", ...}` entry, as tf-keras nests it in an RNN's config."""
+    from fitgen.engine.base_layer import Layer
+    from fitgen.saving.serialization import serialize_layer
+    if not isinstance(cell, Layer):
+        return {"class_name": type(cell).__name__, "config": cell.get_config()}
+    entry = serialize_layer(cell)
+    entry.pop("build_config", None)
+    return entry
