@@ -13,7 +13,12 @@ reported as such. Keras 3 and tf-keras can live in other interpreters (`--keras3
 FITGEN_KERAS3_PYTHON, e.g. a venv with torch and keras==3.8; `--tfkeras-python` / FITGEN_TFKERAS_PYTHON, a
 venv with tensorflow-cpu and tf-keras 2.21).
 
-    python bench/overhead.py [--rounds 3] [--sizes tiny mlp cnn_cf] [--json bench/results/overhead.json]
+    python bench/overhead.py [--rounds 3] [--sizes tiny mlp cnn_cf imdb_lstm] [--threads 1]
+                             [--json bench/results/overhead.json]
+
+`imdb_lstm` is Keras's imdb_lstm example (Embedding -> LSTM(128, dropout=0.2, recurrent_dropout=0.2) ->
+Dense) on 1,600 random reviews of 80 tokens, batch 32. `--threads N` runs every framework on N intra-op
+threads (a shared machine gives steadier numbers with 1).
 """
 import argparse
 import json
@@ -189,8 +194,91 @@ CNN_RUNNERS["tf-keras"] = CNN_COMMON + "import os\nos.environ['TF_CPP_MIN_LOG_LE
     CNN_KERAS_LIKE
 
 
+# Keras's imdb_lstm example: Embedding(20000, 128) -> LSTM(128, dropout=0.2, recurrent_dropout=0.2) ->
+# Dense(1, sigmoid), maxlen 80, batch 32, Adam. Recurrent dropout rules out the fused kernels everywhere; the
+# PyTorch reference is the step loop a user would write with the same dropout semantics (one mask per gate
+# and sequence for the inputs and for the recurrent state, as Keras 2 draws them).
+SIZES["imdb_lstm"] = dict(vocabulary=20000, maxlen=80, embedding=128, units=128, batch=32, samples=1600,
+                          dropout=0.2, recurrent_dropout=0.2)
+LSTM_COMMON = textwrap.dedent("""
+    import json, sys, time
+    import numpy as np
+    cfg = json.loads(sys.argv[1]); repeats = int(sys.argv[2])
+    rng = np.random.default_rng(0)
+    x = rng.integers(1, cfg["vocabulary"], (cfg["samples"], cfg["maxlen"])).astype("int32")
+    y = rng.integers(0, 2, cfg["samples"]).astype("float32")
+    def report(times):
+        print(json.dumps({"epoch_seconds": times}))
+""")
+LSTM_KERAS_LIKE = textwrap.dedent("""
+    model = K.Sequential([K.layers.Embedding(cfg["vocabulary"], cfg["embedding"]),
+                          K.layers.LSTM(cfg["units"], dropout=cfg["dropout"],
+                                        recurrent_dropout=cfg["recurrent_dropout"]),
+                          K.layers.Dense(1, activation="sigmoid")])
+    model.compile(loss="binary_crossentropy", optimizer="adam", metrics=["accuracy"])
+    model.fit(x, y, batch_size=cfg["batch"], epochs=1, verbose=0)
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter(); model.fit(x, y, batch_size=cfg["batch"], epochs=1, verbose=0)
+        times.append(time.perf_counter() - t)
+    report(times)
+""")
+LSTM_RUNNERS = {
+    "pytorch loop": LSTM_COMMON + textwrap.dedent("""
+        import torch
+        from torch import nn
+        import torch.nn.functional as F
+        u, d = cfg["units"], cfg["embedding"]
+        emb = nn.Embedding(cfg["vocabulary"], d)
+        w_ih, w_hh = nn.Parameter(torch.randn(4 * u, d) * 0.05), nn.Parameter(torch.randn(4 * u, u) * 0.05)
+        bias, out = nn.Parameter(torch.zeros(4 * u)), nn.Linear(u, 1)
+        params = [emb.weight, w_ih, w_hh, bias] + list(out.parameters())
+        opt = torch.optim.Adam(params, lr=0.001, eps=1e-7)
+        X, Y = torch.from_numpy(x).long(), torch.from_numpy(y)
+        def masks(shape, rate):  # one mask per gate, reused at every timestep
+            return [F.dropout(torch.ones(shape), rate, training=True) for _ in range(4)]
+        def forward(xb):
+            e = emb(xb)
+            n = e.shape[0]
+            dm, rm = masks((n, 1, d), cfg["dropout"]), masks((n, u), cfg["recurrent_dropout"])
+            xz = torch.cat([F.linear(e * dm[k], w_ih[k * u:(k + 1) * u], bias[k * u:(k + 1) * u])
+                            for k in range(4)], -1)
+            h = c = e.new_zeros(n, u)
+            for t in range(e.shape[1]):
+                z = xz[:, t] + torch.cat([F.linear(h * rm[k], w_hh[k * u:(k + 1) * u]) for k in range(4)], -1)
+                i, f, g, o = z.chunk(4, -1)
+                c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+                h = torch.sigmoid(o) * torch.tanh(c)
+            return out(h).squeeze(-1)
+        def epoch():
+            perm = torch.randperm(len(X))
+            for i in range(0, len(X), cfg["batch"]):
+                idx = perm[i:i + cfg["batch"]]
+                opt.zero_grad(set_to_none=True)
+                loss = F.binary_cross_entropy_with_logits(forward(X[idx]), Y[idx])
+                loss.backward()
+                opt.step()
+                loss.item()
+        epoch()
+        times = []
+        for _ in range(repeats):
+            t = time.perf_counter(); epoch(); times.append(time.perf_counter() - t)
+        report(times)
+    """),
+    "fitgen": LSTM_COMMON + "import types, fitgen.layers, fitgen.models\n"
+              "K = types.SimpleNamespace(layers=fitgen.layers, Sequential=fitgen.models.Sequential)\n"
+              + LSTM_KERAS_LIKE,
+    "keras 3 (torch)": LSTM_COMMON + "import os\nos.environ['KERAS_BACKEND'] = 'torch'\nimport keras as K\n"
+                       "assert K.__version__.startswith('3'), K.__version__\n" + LSTM_KERAS_LIKE,
+    "tf-keras": LSTM_COMMON + "import os\nos.environ['TF_CPP_MIN_LOG_LEVEL'] = '3'\nimport tf_keras as K\n"
+                + LSTM_KERAS_LIKE,
+}
+# Sizes whose model is not the MLP of RUNNERS.
+SIZE_RUNNERS = {"cnn_cf": CNN_RUNNERS, "imdb_lstm": LSTM_RUNNERS}
+
+
 def _runner(name, size):
-    return (CNN_RUNNERS if SIZES[size].get("model") == "cnn" else RUNNERS)[name]
+    return SIZE_RUNNERS.get(size, RUNNERS)[name]
 
 
 def run(name, size, repeats, python, notes=None, threads=None):
@@ -198,8 +286,9 @@ def run(name, size, repeats, python, notes=None, threads=None):
     cfg = json.dumps(SIZES[size])
     env = dict(os.environ, PYTHONPATH=str(pathlib.Path(__file__).resolve().parents[1]))
     if threads:
-        # The same CPU thread budget for every framework (torch reads OMP_NUM_THREADS, TensorFlow its own two).
-        env.update(OMP_NUM_THREADS=str(threads), TF_NUM_INTRAOP_THREADS=str(threads), TF_NUM_INTEROP_THREADS="1")
+        # The same CPU thread budget for every framework (torch reads OMP_NUM_THREADS/MKL, TensorFlow its own two).
+        env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads), TF_NUM_INTRAOP_THREADS=str(threads),
+                   TF_NUM_INTEROP_THREADS="1")
     proc = subprocess.run([python, "-c", _runner(name, size), cfg, str(repeats)], capture_output=True, text=True,
                           env=env, timeout=1800)
     if proc.returncode != 0:
@@ -225,10 +314,11 @@ def main():
     pythons = {"tf-keras": args.tfkeras_python, "keras 3 (torch)": args.keras3_python}
     results = {}
     for size in args.sizes:
-        times = {name: [] for name in RUNNERS}
+        runners = SIZE_RUNNERS.get(size, RUNNERS)
+        times = {name: [] for name in runners}
         errors, notes = {}, {}
         for _ in range(args.rounds):
-            for name in RUNNERS:
+            for name in runners:
                 if name in errors:
                     continue
                 epoch_times, error = run(name, size, 2, pythons.get(name, sys.executable), notes, args.threads)
@@ -240,7 +330,7 @@ def main():
         results[size] = {name: {"samples_per_s": samples / statistics.median(times[name]) if times[name] else None,
                                 "best_samples_per_s": samples / min(times[name]) if times[name] else None,
                                 "error": errors.get(name), "note": notes.get(name), "epoch_seconds": times[name]}
-                         for name in RUNNERS}
+                         for name in runners}
     # Median and best epoch: on a shared machine noise only ever slows a run down, so the best epoch of
     # each framework is the cleaner comparison; the median shows what a typical epoch costs.
     print(f"{'size':6} {'framework':18} {'median/s':>10} {'ratio':>7} {'best/s':>10} {'ratio':>7}")

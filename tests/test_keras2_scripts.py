@@ -71,7 +71,8 @@ KERAS2_PATHS = [
 # as fitgen.X.name. Left out on purpose: keras.backend (its own issue), keras.applications (pretrained
 # networks are not part of fitgen), keras.legacy (Keras 1 conversion internals and the removed Merge layer),
 # keras.utils.test_utils and keras.engine.training_* (Keras's test and engine internals), the TF-only
-# optimizers.TFOptimizer and io_utils.H5Dict.
+# optimizers.TFOptimizer and io_utils.H5Dict, and ConvRNN2D (the base class of user-written convolutional cells;
+# fitgen's ConvLSTM2D runs its own loop with the input convolution of all timesteps hoisted out of it).
 _LOSS_NAMES = (
     "mean_squared_error mean_absolute_error mean_absolute_percentage_error mean_squared_logarithmic_error squared_hinge "
     "hinge categorical_hinge logcosh categorical_crossentropy sparse_categorical_crossentropy binary_crossentropy "
@@ -94,7 +95,7 @@ _MERGE = ("Add Subtract Multiply Average Maximum Minimum Concatenate Dot add sub
           "concatenate dot")
 _ADVANCED = "LeakyReLU PReLU ELU ThresholdedReLU Softmax ReLU"
 _OTHER_LAYERS = ("LocallyConnected1D LocallyConnected2D CuDNNGRU CuDNNLSTM BatchNormalization Embedding GaussianNoise "
-                 "GaussianDropout AlphaDropout Wrapper TimeDistributed Bidirectional ConvRNN2D ConvLSTM2D ConvLSTM2DCell "
+                 "GaussianDropout AlphaDropout Wrapper TimeDistributed Bidirectional ConvLSTM2D ConvLSTM2DCell "
                  "Input InputLayer InputSpec Layer serialize deserialize")
 _HDF5_GROUP_HELPERS = ("load_weights_from_hdf5_group load_weights_from_hdf5_group_by_name preprocess_weights_for_loading "
                        "save_weights_to_hdf5_group")
@@ -127,7 +128,7 @@ KERAS_224_MODULES = {
     "layers.advanced_activations": _ADVANCED,
     "layers.convolutional": _CONVOLUTIONAL + " AveragePooling1D AveragePooling2D AveragePooling3D MaxPooling1D "
                                              "MaxPooling2D MaxPooling3D",
-    "layers.convolutional_recurrent": "ConvRNN2D ConvLSTM2D ConvLSTM2DCell",
+    "layers.convolutional_recurrent": "ConvLSTM2D ConvLSTM2DCell",
     "layers.core": _CORE,
     "layers.cudnn_recurrent": "CuDNNGRU CuDNNLSTM",
     "layers.embeddings": "Embedding",
@@ -175,11 +176,7 @@ KERAS_224_MODULES = {
 # merged; the lead empties this set after merging. A whole module ("layers.local") or one "module:name".
 _3D = ("Conv3DTranspose UpSampling3D ZeroPadding3D Cropping3D Deconvolution3D Deconv3D MaxPooling3D AveragePooling3D "
        "GlobalAveragePooling3D GlobalMaxPooling3D AvgPool3D MaxPool3D GlobalMaxPool3D GlobalAvgPool3D SpatialDropout3D")
-PENDING_OTHER_BRANCHES = (
-    {"layers.convolutional_recurrent", "layers.cudnn_recurrent"}
-    | {f"{module}:{name}" for module in ("layers", "layers.recurrent")
-       for name in "RNN SimpleRNNCell GRUCell LSTMCell StackedRNNCells".split()}
-    | {f"layers:{name}" for name in "CuDNNGRU CuDNNLSTM ConvRNN2D ConvLSTM2D ConvLSTM2DCell".split()})
+PENDING_OTHER_BRANCHES = set()  # names a helper branch working in parallel adds; empty once merged
 
 KERAS_224_PATHS = [f"{module}:{name}" for module, names in KERAS_224_MODULES.items() for name in names.split()]
 

@@ -142,6 +142,23 @@ class Model(TrainingAPI, Layer):
                 return layer
         raise ValueError(f"No such layer: {name}. Existing layers are: {[layer.name for layer in self.layers]}.")
 
+    @property
+    def stateful(self):
+        """True when a layer of the model (a stateful RNN) carries states from batch to batch."""
+        if "_stateful" in self.__dict__:  # set by a subclassed model
+            return self.__dict__["_stateful"]
+        return any(getattr(layer, "stateful", False) for layer in self.layers)
+
+    @stateful.setter
+    def stateful(self, value):
+        self.__dict__["_stateful"] = value
+
+    def reset_states(self):
+        """Resets the states of every stateful layer (stateful RNNs, nested models), as Keras 2."""
+        for layer in self.layers:
+            if getattr(layer, "stateful", False) and hasattr(layer, "reset_states"):
+                layer.reset_states()
+
     # -------------------------------------------------------------------------------------- running
     def call(self, inputs, training=None, mask=None):
         if self._graph is None:

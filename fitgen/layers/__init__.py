@@ -5,8 +5,10 @@ from fitgen.engine.input_spec import InputSpec
 from fitgen.layers.advanced_activations import ELU, LeakyReLU, PReLU, ReLU, Softmax, ThresholdedReLU
 from fitgen.layers.convolutional import (Conv1D, Conv1DTranspose, Conv2D, Conv2DTranspose, Conv3D, Conv3DTranspose,
                                          DepthwiseConv2D, SeparableConv1D, SeparableConv2D)
+from fitgen.layers.convolutional_recurrent import ConvLSTM2D, ConvLSTM2DCell
 from fitgen.layers.core import (Activation, ActivityRegularization, Dense, Dropout, Flatten, Lambda, Permute,
                                 RepeatVector, Reshape)
+from fitgen.layers.cudnn_recurrent import CuDNNGRU, CuDNNLSTM
 from fitgen.layers.embeddings import Embedding
 from fitgen.layers.masking import Masking
 from fitgen.layers.merge import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract, add, average,
@@ -18,7 +20,8 @@ from fitgen.layers.normalization import BatchNormalization
 from fitgen.layers.pooling import (AveragePooling1D, AveragePooling2D, AveragePooling3D, GlobalAveragePooling1D,
                                    GlobalAveragePooling2D, GlobalAveragePooling3D, GlobalMaxPooling1D, GlobalMaxPooling2D,
                                    GlobalMaxPooling3D, MaxPooling1D, MaxPooling2D, MaxPooling3D)
-from fitgen.layers.recurrent import GRU, LSTM, SimpleRNN
+from fitgen.layers.recurrent import (GRU, LSTM, RNN, GRUCell, LSTMCell, SimpleRNN, SimpleRNNCell,
+                                      StackedRNNCells)
 from fitgen.layers.reshaping import (Cropping1D, Cropping2D, Cropping3D, UpSampling1D, UpSampling2D, UpSampling3D,
                                      ZeroPadding1D, ZeroPadding2D, ZeroPadding3D)
 from fitgen.layers.torch_module import TorchModule

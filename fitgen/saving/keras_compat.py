@@ -3,9 +3,10 @@
 - Strings: Keras 2.2.4 stores UTF-8 bytes (fixed- or variable-length), tf-keras Python str; both decode here.
 - Attribute arrays larger than the HDF5 object-header limit are split into `name0`, `name1`, ... .
 - Full-model files keep the weights one group deeper (`model_weights`) than weights files.
-- Keras 1 files (no `keras_version`) and CuDNNLSTM/CuDNNGRU layers store some weights in other layouts,
-  converted here to the Keras 2 layout the layers expect.
-- Keras-internal config entries fitgen has no use for (dtype policies, CuDNN layer classes) are translated.
+- Keras 1 files (no `keras_version`) store some weights in other layouts, and CuDNNLSTM/CuDNNGRU weights are
+  laid out for cuDNN: converted here to the layout the receiving layer expects (cuDNN weights into an
+  LSTM/GRU and back).
+- Keras-internal config entries fitgen has no use for (dtype policies) are translated.
 """
 import json
 
@@ -109,21 +110,9 @@ def file_keras_version(group):
 
 
 # ------------------------------------------------------------------------------------------ configs
-_CUDNN_CLASSES = {"CuDNNLSTM": "LSTM", "CuDNNGRU": "GRU"}
-_CUDNN_KEYS = ("units", "kernel_initializer", "recurrent_initializer", "bias_initializer", "kernel_regularizer",
-               "recurrent_regularizer", "bias_regularizer", "activity_regularizer", "kernel_constraint",
-               "recurrent_constraint", "bias_constraint", "return_sequences", "return_state", "go_backwards",
-               "stateful", "name", "trainable", "dtype", "batch_input_shape", "unit_forget_bias")
-
-
 def translate_layer_entry(class_name, config):
-    """(class_name, config) with Keras-only forms replaced by what fitgen's layers accept.
-
-    - dtype policies (`{"class_name": "Policy", "config": {"name": "mixed_float16"}}`) become the
-      variable dtype name;
-    - Keras 2.2's CuDNNLSTM / CuDNNGRU become LSTM / GRU(reset_after=True) with sigmoid gates: the same
-      function (cuDNN's kernels), weights converted on load.
-    """
+    """(class_name, config) with Keras-only forms replaced by what fitgen's layers accept: dtype policies
+    (`{"class_name": "Policy", "config": {"name": "mixed_float16"}}`) become the variable dtype name."""
     if not isinstance(config, dict):
         return class_name, config  # e.g. Keras <= 2.1's Sequential config, a bare list of layers
     config = dict(config)
@@ -131,14 +120,6 @@ def translate_layer_entry(class_name, config):
     if isinstance(dtype, dict):
         name = (dtype.get("config") or {}).get("name", "float32")
         config["dtype"] = "float32" if str(name).startswith("mixed_") else name
-    if class_name in _CUDNN_CLASSES:
-        target = _CUDNN_CLASSES[class_name]
-        config = {k: v for k, v in config.items() if k in _CUDNN_KEYS}
-        config.update(activation="tanh", recurrent_activation="sigmoid")
-        if target == "GRU":
-            config.pop("unit_forget_bias", None)
-            config["reset_after"] = True
-        class_name = target
     return class_name, config
 
 
@@ -165,6 +146,8 @@ def preprocess_weights(layer, values, keras_version):
         values = _from_keras1(layer, kind, values)
     if kind in ("LSTM", "GRU") and len(values) == 3:
         values = _from_cudnn(layer, kind, values)
+    if kind in ("CuDNNLSTM", "CuDNNGRU") and len(values) == 3:
+        values = _to_cudnn(kind, values)
     return values
 
 
@@ -213,6 +196,26 @@ def _from_cudnn(layer, kind, values):
         return [_per_gate(kernel, gates, _cudnn_input_kernel), _per_gate(recurrent, gates, np.transpose),
                 bias.reshape(2, -1)]
     return values
+
+
+def _to_cudnn(kind, values):
+    """LSTM / GRU(reset_after=True) weights into a CuDNNLSTM / CuDNNGRU (Keras's conversion: the LSTM bias is
+    split evenly between cuDNN's input and recurrent biases)."""
+    kernel, recurrent, bias = values
+    units = recurrent.shape[0]
+    gates = 4 if kind == "CuDNNLSTM" else 3
+    if bias.shape == (2 * gates * units,):
+        return values  # already cuDNN's layout
+    if kind == "CuDNNLSTM" and bias.shape == (gates * units,):
+        bias = np.tile(0.5 * bias, 2)
+    elif kind == "CuDNNGRU" and bias.shape == (2, gates * units):
+        bias = bias.reshape(-1)
+    else:
+        raise ValueError(f"Cannot load weights with a bias of shape {bias.shape} into a {kind}: expected a "
+                         f"{'(4 * units,) LSTM' if gates == 4 else '(2, 3 * units) GRU(reset_after=True)'} bias or "
+                         f"the {kind}'s own ({2 * gates * units},).")
+    return [_per_gate(kernel, gates, lambda k: k.T.reshape(k.shape)), _per_gate(recurrent, gates, np.transpose),
+            bias]
 
 
 def _per_gate(kernel, gates, fn):

@@ -12,7 +12,7 @@ import torch
 
 import fitgen.layers as layers_module
 from fitgen.engine.base_layer import Layer
-from fitgen.layers import LSTM, Dense, Input
+from fitgen.layers import LSTM, Dense, GRUCell, Input, LSTMCell
 from fitgen.models import Model, load_model
 from helpers.layer_harness import check_layer
 
@@ -21,7 +21,12 @@ WHERE_TO_ADD = ("add an entry to LAYER_CASES in tests/layers/test_every_layer.py
 
 # Exported classes that are not layers to run on data by themselves.
 NOT_RUN = {"Layer": "the abstract base class", "InputLayer": "a model entry point (tests/engine)",
-           "Wrapper": "the abstract base of TimeDistributed and Bidirectional"}
+           "Wrapper": "the abstract base of TimeDistributed and Bidirectional",
+           "GRUCell": "a cell, run inside RNN (the RNN case here; tests/layers/test_rnn_api.py)",
+           "LSTMCell": "a cell, run inside RNN (the RNN case here; tests/layers/test_rnn_api.py)",
+           "SimpleRNNCell": "a cell, run inside RNN (tests/layers/test_rnn_api.py)",
+           "StackedRNNCells": "a cell, run inside RNN (tests/layers/test_rnn_api.py)",
+           "ConvLSTM2DCell": "a cell, run step by step in tests/layers/test_conv_lstm.py"}
 
 
 def double(x):
@@ -104,6 +109,10 @@ LAYER_CASES = {
     "Embedding": Case({"input_dim": 10, "output_dim": 4}, (2, 5), (2, 5, 4), input_dtype="int32"),
     "Flatten": Case({}, (2, 3, 4), (2, 12)),
     "GRU": Case({"units": 3}, (2, 5, 2), (2, 3)),
+    "RNN": Case(lambda: {"cell": [LSTMCell(3), GRUCell(2)], "return_sequences": True}, (2, 5, 2), (2, 5, 2)),
+    "CuDNNLSTM": Case({"units": 3, "return_sequences": True}, (2, 5, 2), (2, 5, 3)),
+    "CuDNNGRU": Case({"units": 3}, (2, 5, 2), (2, 3)),
+    "ConvLSTM2D": Case({"filters": 2, "kernel_size": 3, "padding": "same"}, (2, 3, 5, 5, 1), (2, 5, 5, 2)),
     "LSTM": Case({"units": 3, "return_sequences": True}, (2, 5, 2), (2, 5, 3)),
     "SimpleRNN": Case({"units": 3, "go_backwards": True}, (2, 5, 2), (2, 3)),
     "Lambda": Case({"function": double}, (2, 4), (2, 4), custom_objects={"double": double}),

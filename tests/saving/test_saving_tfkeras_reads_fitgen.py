@@ -75,6 +75,14 @@ def _cases():
     multi = Model([a, b], [L["Dense"](2, activation="softmax", name="cls")(h), L["Dense"](1, name="reg")(h)])
     multi.compile("adagrad", loss={"cls": "categorical_crossentropy", "reg": "mse"},
                   loss_weights={"cls": 1.0, "reg": 0.5}, metrics={"cls": ["accuracy"]})
+    seq, h = Input((5, 4), name="seq"), Input((3,), name="h")
+    x = L["RNN"](L["LSTMCell"](3), return_sequences=True)(seq, initial_state=[h, L["Dense"](3)(h)])
+    x = L["RNN"]([L["GRUCell"](3), L["SimpleRNNCell"](2)], go_backwards=True)(x)
+    cells = Model([seq, h], L["Dense"](1)(x))
+    cells.compile("adam", "mse")
+    conv_lstm = Sequential([L["ConvLSTM2D"](2, 3, padding="same", return_sequences=True, input_shape=(3, 5, 5, 1)),
+                            L["ConvLSTM2D"](2, 2, strides=2), L["Flatten"](), L["Dense"](1)])
+    conv_lstm.compile("rmsprop", "mse")
     onehot = lambda n, k: np.eye(k, dtype="float32")[rng.integers(0, k, n)]
     return {
         "mlp": (mlp, [rng.standard_normal((12, 5)).astype("float32")], [onehot(12, 3)]),
@@ -83,6 +91,10 @@ def _cases():
         "rnn": (rnn, [rng.integers(0, 20, (12, 5)).astype("int32")], [rng.integers(0, 2, (12, 1)).astype("float32")]),
         "multi": (multi, [rng.standard_normal((12, 5)).astype("float32"), rng.standard_normal((12, 3)).astype("float32")],
                   [onehot(12, 2), rng.standard_normal((12, 1)).astype("float32")]),
+        "cells": (cells, [rng.standard_normal((12, 5, 4)).astype("float32"), rng.standard_normal((12, 3)).astype("float32")],
+                  [rng.standard_normal((12, 1)).astype("float32")]),
+        "conv_lstm": (conv_lstm, [rng.standard_normal((12, 3, 5, 5, 1)).astype("float32")],
+                      [rng.standard_normal((12, 1)).astype("float32")]),
     }
 
 

@@ -1,49 +1,20 @@
-"""`GRU`: Keras 2's gated recurrent unit layer (tf-keras 2.21 `reset_after=True` default) on torch's GRU."""
+"""`GRU` and `GRUCell`: Keras 2's gated recurrent unit (tf-keras 2.21 `reset_after=True` default) on torch's
+GRU."""
 import torch
 import torch.nn.functional as F
 
-from fitgen import activations
+from fitgen.layers.rnn import fast_gru
 from fitgen.layers.rnn.base import RNNBase
+from fitgen.layers.rnn.cells import GateCell
+from fitgen.layers.rnn.gates import GateCore
 
 
-class GRU(RNNBase):
-    """Gated Recurrent Unit (Cho et al. 2014), as `keras.layers.GRU` of tf-keras 2.21.
+class GRUMath(GateCore):
+    """The GRU's weights and equations (Keras gate blocks z, r, h; torch stores r, z, n)."""
 
-    Weights (Keras order and shapes): `gru_cell/kernel` (input_dim, 3*units), `gru_cell/recurrent_kernel`
-    (units, 3*units), gate blocks z, r, h; `gru_cell/bias` (2, 3*units) (row 0 input bias, row 1 recurrent
-    bias) with `reset_after=True`, (3*units,) otherwise. torch's GRU computes Keras's `reset_after=True`
-    variant, so that case (with tanh / sigmoid, no recurrent dropout, no mask) runs torch's fused kernel;
-    `reset_after=False` (Keras 2.2.4's default: the reset gate applied before the recurrent matmul) runs a
-    step loop.
-
-    Args:
-        units, activation, recurrent_activation, use_bias, kernel_initializer, recurrent_initializer,
-        bias_initializer, kernel_regularizer, recurrent_regularizer, bias_regularizer, activity_regularizer,
-        kernel_constraint, recurrent_constraint, bias_constraint, dropout, recurrent_dropout,
-        return_sequences, return_state, go_backwards, stateful, time_major, unroll: as for `LSTM`.
-        reset_after: apply the reset gate after the recurrent matrix multiplication (default True).
-
-    Call arguments: as for `LSTM`; `initial_state` is `[h]` and `return_state` gives `[output, h]`.
-    """
-
-    _cell_name = "gru_cell"
     _gates = 3
     _torch_order = (1, 0, 2)  # torch's r, z, n are Keras's blocks r (1), z (0), h (2)
     _state_count = 1
-
-    def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
-                 kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
-                 bias_initializer="zeros", kernel_regularizer=None, recurrent_regularizer=None,
-                 bias_regularizer=None, activity_regularizer=None, kernel_constraint=None,
-                 recurrent_constraint=None, bias_constraint=None, dropout=0.0, recurrent_dropout=0.0,
-                 return_sequences=False, return_state=False, go_backwards=False, stateful=False, unroll=False,
-                 time_major=False, reset_after=True, **kwargs):
-        super().__init__(units, activation, recurrent_activation, use_bias, kernel_initializer,
-                         recurrent_initializer, bias_initializer, kernel_regularizer, recurrent_regularizer,
-                         bias_regularizer, kernel_constraint, recurrent_constraint, bias_constraint, dropout,
-                         recurrent_dropout, return_sequences, return_state, go_backwards, stateful, unroll,
-                         time_major, activity_regularizer=activity_regularizer, **kwargs)
-        self.reset_after = bool(reset_after)
 
     def _bias_shape(self):
         return (2, 3 * self.units) if self.reset_after else (3 * self.units,)
@@ -54,6 +25,9 @@ class GRU(RNNBase):
 
     def _fused_ok(self):
         return self.reset_after and super()._fused_ok()
+
+    def _fast_loop(self):
+        return fast_gru.run if self._fused_ok() else None
 
     def _fused(self, x, states, training):
         params = [self.kernel, self.recurrent_kernel]
@@ -88,10 +62,71 @@ class GRU(RNNBase):
         h = z * h + (1 - z) * candidate
         return h, [h]
 
-    def _cell_config(self):
-        config = {"recurrent_activation": activations.serialize(self.recurrent_activation)}
-        config.update(super()._cell_config())
-        return config
-
     def _extra_config(self):
-        return {"implementation": self.implementation, "reset_after": self.reset_after}
+        return {"reset_after": self.reset_after}
+
+
+_GRU_ARGS = """
+    Args:
+        units, activation, recurrent_activation, use_bias, kernel_initializer, recurrent_initializer,
+        bias_initializer, kernel_regularizer, recurrent_regularizer, bias_regularizer, activity_regularizer,
+        kernel_constraint, recurrent_constraint, bias_constraint, dropout, recurrent_dropout,
+        return_sequences, return_state, go_backwards, stateful, time_major, unroll: as for `LSTM`.
+        reset_after: apply the reset gate after the recurrent matrix multiplication (default True).
+"""
+
+
+class GRU(GRUMath, RNNBase):
+    """Gated Recurrent Unit (Cho et al. 2014), as `keras.layers.GRU` of tf-keras 2.21.
+
+    Weights (Keras order and shapes): `gru_cell/kernel` (input_dim, 3*units), `gru_cell/recurrent_kernel`
+    (units, 3*units), gate blocks z, r, h; `gru_cell/bias` (2, 3*units) (row 0 input bias, row 1 recurrent
+    bias) with `reset_after=True`, (3*units,) otherwise. torch's GRU computes Keras's `reset_after=True`
+    variant, so that case (with tanh / sigmoid, no recurrent dropout, no mask) runs torch's fused kernel,
+    and under recurrent dropout or a mask a hand-differentiated loop; `reset_after=False` (Keras 2.2.4's
+    default: the reset gate applied before the recurrent matmul) runs a step loop.
+    {args}
+    Call arguments: as for `LSTM`; `initial_state` is `[h]` and `return_state` gives `[output, h]`.
+    """
+
+    _weight_prefix = "gru_cell/"
+    _cudnn_style_dropout = True
+
+    def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
+                 kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
+                 bias_initializer="zeros", kernel_regularizer=None, recurrent_regularizer=None,
+                 bias_regularizer=None, activity_regularizer=None, kernel_constraint=None,
+                 recurrent_constraint=None, bias_constraint=None, dropout=0.0, recurrent_dropout=0.0,
+                 return_sequences=False, return_state=False, go_backwards=False, stateful=False, unroll=False,
+                 time_major=False, reset_after=True, **kwargs):
+        super().__init__(units, activation, recurrent_activation, use_bias, kernel_initializer,
+                         recurrent_initializer, bias_initializer, kernel_regularizer, recurrent_regularizer,
+                         bias_regularizer, kernel_constraint, recurrent_constraint, bias_constraint, dropout,
+                         recurrent_dropout, return_sequences, return_state, go_backwards, stateful, unroll,
+                         time_major, activity_regularizer=activity_regularizer, **kwargs)
+        self.reset_after = bool(reset_after)
+
+
+class GRUCell(GRUMath, GateCell):
+    """One GRU timestep, as `keras.layers.GRUCell` of tf-keras 2.21 (`reset_after=True` by default).
+
+    `output, h = cell(inputs, h)` (or `[h]` given `[h]`). Weights `kernel` (input_dim, 3*units),
+    `recurrent_kernel` (units, 3*units), `bias` (2, 3*units) with `reset_after`, else (3*units,); gate blocks
+    z, r, h.
+    {args}
+    """
+
+    def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
+                 kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
+                 bias_initializer="zeros", kernel_regularizer=None, recurrent_regularizer=None,
+                 bias_regularizer=None, kernel_constraint=None, recurrent_constraint=None, bias_constraint=None,
+                 dropout=0.0, recurrent_dropout=0.0, reset_after=True, **kwargs):
+        super().__init__(units, activation, recurrent_activation, use_bias, kernel_initializer,
+                         recurrent_initializer, bias_initializer, kernel_regularizer, recurrent_regularizer,
+                         bias_regularizer, kernel_constraint, recurrent_constraint, bias_constraint, dropout,
+                         recurrent_dropout, **kwargs)
+        self.reset_after = bool(reset_after)
+
+
+GRU.__doc__ = GRU.__doc__.replace("{args}", _GRU_ARGS.strip("\n"))
+GRUCell.__doc__ = GRUCell.__doc__.replace("{args}", _GRU_ARGS.strip("\n"))

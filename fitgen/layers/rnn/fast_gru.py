@@ -1,0 +1,125 @@
+"""The GRU's (`reset_after=True`, tanh / sigmoid) sequence loop with its backward pass written out, for what
+torch's fused kernel cannot do: Keras's recurrent dropout and masked timesteps. Same plan as `fast_lstm`:
+the input projection is one matmul per gate for all timesteps outside the loop; the forward loop fills
+preallocated buffers without recording; the backward loop carries only dh, everything else is computed for
+all timesteps at once.
+
+Buffers are gate-major (T, 3, N, u) in torch's gate order r, z, n (Keras's blocks r, z, h).
+"""
+import torch
+from torch.autograd.function import once_differentiable
+
+from fitgen.layers.rnn.fast_lstm import _threads_for
+
+
+def _forward_loop(xz, h0, kernels_t, bias, recurrent_masks, mask):
+    steps = xz.shape[0]
+    n, u = h0.shape
+    hs = xz.new_empty(steps + 1, n, u)
+    gates = xz.new_empty(steps, 3, n, u)
+    recurrent_n = xz.new_empty(steps, n, u)
+    hs[0] = h0
+    for t in range(steps):
+        h = hs[t]
+        if recurrent_masks is None:
+            rec = torch.baddbmm(bias, h.unsqueeze(0).expand(3, n, u), kernels_t)
+        else:
+            rec = torch.baddbmm(bias, h.unsqueeze(0) * recurrent_masks, kernels_t)
+        g = gates[t]
+        torch.sigmoid(torch.add(xz[t, :2], rec[:2]), out=g[:2])
+        recurrent_n[t] = rec[2]
+        torch.tanh(torch.addcmul(xz[t, 2], g[0], rec[2]), out=g[2])
+        h_new = g[1] * h + (1 - g[1]) * g[2]  # Keras's z * h + (1 - z) * candidate
+        if mask is None:
+            hs[t + 1] = h_new
+        else:
+            torch.where(mask[t], h_new, h, out=hs[t + 1])
+    return hs, gates, recurrent_n
+
+
+def _backward_loop(d_hs, rec_factors, update, kernels, recurrent_masks, mask):
+    """d(loss)/d(recurrent pre-activations) and d(loss)/d(new h) of every step, and d(loss)/d(h0).
+
+    rec_factors (T, 3, N, u): d(recurrent pre-activation of gate k) / d(new h); update (T, N, u): z.
+    """
+    steps = rec_factors.shape[0]
+    d_rec = torch.empty_like(rec_factors)
+    d_new = torch.empty_like(update)
+    dh = torch.zeros_like(d_hs[0])
+    for t in range(steps - 1, -1, -1):
+        dh = dh + d_hs[t]
+        if mask is not None:
+            dh_new = dh * mask[t]
+            dh_old = dh - dh_new
+        else:
+            dh_new = dh
+        d_new[t] = dh_new
+        step = torch.mul(rec_factors[t], dh_new, out=d_rec[t])
+        back = torch.bmm(step, kernels)
+        if recurrent_masks is not None:
+            back = back * recurrent_masks
+        dh = torch.addcmul(back.sum(0), dh_new, update[t])
+        if mask is not None:
+            dh = dh + dh_old
+    return d_rec, d_new, dh
+
+
+class _GRUSequence(torch.autograd.Function):
+    """(xz (T, 3, N, u), h0, recurrent kernel (3u, u), recurrent bias (3u,), masks) -> outputs (T, N, u)."""
+
+    @staticmethod
+    def forward(ctx, xz, h0, recurrent_kernel, recurrent_bias, recurrent_masks, mask):
+        u = h0.shape[1]
+        kernels = recurrent_kernel.detach().view(3, u, u)
+        bias = recurrent_bias.detach().view(3, 1, u)
+        with _threads_for(h0, u):
+            hs, gates, recurrent_n = _forward_loop(xz, h0, kernels.transpose(1, 2), bias, recurrent_masks, mask)
+        ctx.save_for_backward(hs, gates, recurrent_n, recurrent_kernel, recurrent_masks, mask)
+        return hs[1:]
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, d_outputs):
+        hs, gates, recurrent_n, recurrent_kernel, recurrent_masks, mask = ctx.saved_tensors
+        steps, _, n, u = gates.shape
+        r, z, c = gates.unbind(1)
+        # h' = z h + (1 - z) c,  c = tanh(x_n + r * rec_n),  r = sig(x_r + rec_r),  z = sig(x_z + rec_z)
+        d_c = (1 - z) * (1 - c * c)  # d h' / d(x_n + r * rec_n)
+        d_r = d_c * recurrent_n * r * (1 - r)
+        d_z = (hs[:-1] - c) * z * (1 - z)
+        rec_factors = torch.stack([d_r, d_z, d_c * r], dim=1)
+        float_mask = None if mask is None else mask.to(hs.dtype)
+        with _threads_for(hs, u):
+            kernels = recurrent_kernel.view(3, u, u).transpose(1, 2).contiguous().transpose(1, 2)
+            d_rec, d_new, dh0 = _backward_loop(d_outputs.contiguous(), rec_factors, z, kernels, recurrent_masks,
+                                               float_mask)
+        d_xz = d_rec.clone()
+        d_xz[:, 2] = d_new * d_c
+        previous = hs[:-1].reshape(1, steps * n, u)
+        if recurrent_masks is None:
+            previous = previous.expand(3, steps * n, u)
+        else:
+            previous = (hs[:-1].unsqueeze(1) * recurrent_masks.unsqueeze(0)).transpose(0, 1).reshape(3, -1, u)
+        flat = d_rec.transpose(0, 1).reshape(3, steps * n, u)
+        d_kernel = torch.bmm(flat.transpose(1, 2), previous).reshape(3 * u, u)
+        return d_xz, dh0, d_kernel, flat.sum(1).reshape(3 * u), None, None
+
+
+def run(core, x, states, mask, input_masks, recurrent_masks, return_sequences, zero_output_for_mask):
+    """The GRU (reset_after, tanh / sigmoid) over x (N, T, F); same contract as `sequence.step_loop`."""
+    n, steps, _ = x.shape
+    u = core.units
+    xz = core._input_projection(x, input_masks).view(n, steps, 3, u).permute(1, 2, 0, 3)  # (T, 3, N, u)
+    step_mask = None if mask is None else mask.transpose(0, 1).unsqueeze(-1).contiguous()
+    masks = None
+    if recurrent_masks is not None:  # Keras's gate order z, r, h -> torch's r, z, n
+        masks = torch.stack([recurrent_masks[k] for k in core._torch_order]).contiguous()
+    bias = core.bias[1] if core.use_bias else core.kernel.new_zeros(3 * u)
+    outputs = _GRUSequence.apply(xz.contiguous(), states[0].contiguous(), core.recurrent_kernel, bias, masks,
+                                 step_mask)
+    h_last = outputs[-1]
+    if step_mask is not None:
+        keep = step_mask if zero_output_for_mask else torch.cummax(step_mask.to(torch.uint8), dim=0)[0].bool()
+        outputs = outputs * keep.to(outputs.dtype)
+    sequence = outputs.transpose(0, 1) if return_sequences else None
+    return sequence, outputs[-1], [h_last]
