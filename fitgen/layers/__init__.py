@@ -14,6 +14,7 @@ from fitgen.layers.noise import AlphaDropout, GaussianDropout, GaussianNoise, Sp
 from fitgen.layers.normalization import BatchNormalization
 from fitgen.layers.pooling import (AveragePooling1D, AveragePooling2D, GlobalAveragePooling1D, GlobalAveragePooling2D,
                                    GlobalMaxPooling1D, GlobalMaxPooling2D, MaxPooling1D, MaxPooling2D)
+from fitgen.layers.preprocessing import Normalization, Rescaling
 from fitgen.layers.recurrent import GRU, LSTM, SimpleRNN
 from fitgen.layers.reshaping import Cropping1D, Cropping2D, UpSampling1D, UpSampling2D, ZeroPadding1D, ZeroPadding2D
 from fitgen.layers.torch_module import TorchModule
