@@ -58,8 +58,11 @@ class Sequential(Model):
         if any(existing.name == layer.name for existing in self._stack):
             raise ValueError(f'All layers added to a Sequential model should have unique names. Name "{layer.name}" '
                              "is already the name of a layer in this model.")
-        if not self._stack and self._input_tensor is None and layer._batch_input_shape is not None:
-            self._input_tensor = Input(batch_shape=layer._batch_input_shape, dtype=_input_dtype(layer),
+        first = _innermost_first_layer(layer) if not self._stack and self._input_tensor is None else None
+        if first is not None and first._batch_input_shape is not None:
+            # A model added first (e.g. a pretrained convolutional base) lends its input shape, as in Keras.
+            dtype = first.dtype if isinstance(first, InputLayer) else _input_dtype(first)
+            self._input_tensor = Input(batch_shape=first._batch_input_shape, dtype=dtype,
                                        name=f"{layer.name}_input")
         self._stack.append(layer)
         if self._input_tensor is not None:
@@ -141,6 +144,18 @@ class Sequential(Model):
         if proba.shape[-1] > 1:
             return proba.argmax(axis=-1)
         return (proba > 0.5).astype("int32")
+
+
+def _innermost_first_layer(layer):
+    """The layer whose input shape a Sequential model starting with `layer` takes: the first layer of the
+    deepest nested Sequential or functional model (tf-keras's rule), or `layer` itself."""
+    while isinstance(layer, Model) and (layer._graph is not None or isinstance(layer, Sequential)):
+        if not layer.layers:
+            raise ValueError("An empty Model cannot be used as a Layer.")
+        if isinstance(layer, Sequential) and layer._input_tensor is not None:
+            return layer._input_tensor._keras_history[0]
+        layer = layer.layers[0]
+    return layer
 
 
 def _input_dtype(layer):
