@@ -80,6 +80,8 @@ def _layers():
         ("UpSampling2D", lambda: c["UpSampling2D"](2), [(3, 3, 2)]),
         ("ZeroPadding1D", lambda: c["ZeroPadding1D"](2), [(3, 2)]),
         ("ZeroPadding2D", lambda: c["ZeroPadding2D"](((1, 0), (2, 1))), [(3, 3, 2)]),
+        ("Rescaling", lambda: c["Rescaling"]([0.5, 2.0, 1.0], offset=-1.0), [(4, 3)]),
+        ("Normalization", lambda: c["Normalization"](axis=(1, 2)), [(4, 3)]),
     ]
 
 
