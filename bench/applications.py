@@ -38,7 +38,8 @@ COMMON = textwrap.dedent("""
             fn()
         times = []
         for _ in range(cfg["repeats"]):
-            t = time.perf_counter(); fn(); times.append(time.perf_counter() - t)
+            c, t = time.process_time(), time.perf_counter(); fn()
+            times.append((time.perf_counter() - t, time.process_time() - c))
         return times
 """)
 
@@ -156,14 +157,22 @@ def main():
                 for phase in ("predict", "train"):
                     times[framework][phase].extend(measured[phase])
         results[str(threads)] = {f: {"error": errors.get(f), **{
-            phase: {"seconds": t, "best_images_per_s": args.batch / min(t) if t else None,
-                    "median_images_per_s": args.batch / statistics.median(t) if t else None}
-            for phase, t in times[f].items()}} for f in frameworks}
+            phase: _rates(t, args.batch) for phase, t in times[f].items()}} for f in frameworks}
     _print_table(results, args)
     path = pathlib.Path(args.json)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"args": vars(args), "results": results}, indent=1))
     print(f"wrote {path}")
+
+
+def _rates(times, batch):
+    """Images/s from (wall, process CPU) second pairs: best and median wall, and per CPU second (best)."""
+    if not times:
+        return {"seconds": [], "best_images_per_s": None, "median_images_per_s": None, "images_per_cpu_s": None}
+    wall = [w for w, _ in times]
+    return {"seconds": wall, "cpu_seconds": [c for _, c in times], "best_images_per_s": batch / min(wall),
+            "median_images_per_s": batch / statistics.median(wall),
+            "images_per_cpu_s": batch / min(c for _, c in times)}
 
 
 def _print_table(results, args):
@@ -184,6 +193,20 @@ def _print_table(results, args):
                 ratio = f"{best / reference:5.2f}x" if reference else "   n/a"
                 cells.append(f"{best:8.2f} /{median:7.2f} {ratio}")
             print(f"{threads if threads != '0' else 'all':8} {framework:26} {cells[0]} {cells[1]}")
+    # With one thread, CPU time is what the work costs, whatever else the machine runs.
+    single = results.get("1")
+    if single:
+        print("1 thread, images per CPU second (best), ratio to torchvision (NCHW):")
+        base = single.get("torchvision", {})
+        for framework, value in single.items():
+            if value["error"]:
+                continue
+            cells = []
+            for phase in ("predict", "train"):
+                rate = value[phase]["images_per_cpu_s"]
+                reference = None if base.get("error") else (base.get(phase) or {}).get("images_per_cpu_s")
+                cells.append(f"{phase} {rate:7.2f} ({rate / reference:4.2f}x)" if reference else f"{phase} {rate:7.2f}")
+            print(f"         {framework:26} {cells[0]}   {cells[1]}")
 
 
 if __name__ == "__main__":

@@ -114,7 +114,8 @@ def _separable_conv_block(ip, filters, kernel_size=(3, 3), strides=(1, 1), block
     """[ReLU, SeparableConv2D, BN] twice; the first convolution strided (with TF's padding made explicit)."""
     x = Activation("relu")(ip)
     if strides == (2, 2):
-        x = ZeroPadding2D(padding=imagenet_utils.correct_pad(x, kernel_size), name=f"separable_conv_1_pad_{block_id}")(x)
+        x = ZeroPadding2D(padding=imagenet_utils.correct_pad(x, kernel_size),
+                          name=f"separable_conv_1_pad_{block_id}")(x)
         conv_pad = "valid"
     else:
         conv_pad = "same"

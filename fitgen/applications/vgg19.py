@@ -1,5 +1,5 @@
 """VGG19: VGG16 with a fourth convolution in blocks 3, 4 and 5 (`block3_conv4`, ...), Keras's names and files."""
-from fitgen.applications import _common, imagenet_utils
+from fitgen.applications import _common
 from fitgen.applications.vgg16 import build_vgg, decode_predictions, preprocess_input  # noqa: F401
 
 WEIGHTS_PATH = _common.KERAS_APPLICATIONS + "vgg19/vgg19_weights_tf_dim_ordering_tf_kernels.h5"
