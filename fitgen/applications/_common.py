@@ -23,14 +23,14 @@ def check_arguments(weights, include_top, classes):
         raise ValueError(f"fitgen.applications builds channels_last models (Keras's default image layout); "
                          f"backend.image_data_format() is {backend.image_data_format()!r}. Call "
                          f"fitgen.backend.set_image_data_format('channels_last') first.")
-    is_path = isinstance(weights, (str, os.PathLike)) and weights != "imagenet" and os.path.exists(weights)
-    if not (weights in ("imagenet", None) or is_path):
+    named = weights is None or (isinstance(weights, str) and weights == "imagenet")
+    if not (named or isinstance(weights, (str, os.PathLike)) and os.path.exists(weights)):
         detail = (" (no such file)" if isinstance(weights, (str, os.PathLike))
                   else f" (of type {type(weights).__name__})")
         raise ValueError(f"The `weights` argument should be either `None` (random initialization), `imagenet` "
                          f"(pre-training on ImageNet), or the path to the weights file to be loaded.  Received: "
                          f"weights={weights!r}{detail}")
-    if weights == "imagenet" and include_top and classes != 1000:
+    if isinstance(weights, str) and weights == "imagenet" and include_top and classes != 1000:
         raise ValueError(f'If using `weights` as `"imagenet"` with `include_top` as true, `classes` should be '
                          f"1000.  Received: classes={classes}")
 
