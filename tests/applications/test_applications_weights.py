@@ -3,6 +3,7 @@ cache, a copy in `~/.keras/models` used without download, the hash check, the of
 checks every builder shares (weights, classes, classifier_activation, input_tensor, pooling)."""
 import hashlib
 import os
+import subprocess
 
 import numpy as np
 import pytest
@@ -133,3 +134,24 @@ def test_input_tensor_and_pooling():
     model = fitgen.applications.MobileNetV2(alpha=0.35, weights=None, include_top=False, pooling="avg")
     assert model.input_shape == (None, None, None, 3) and model.output_shape == (None, 1280)
     assert model.name == "mobilenetv2_0.35_None"  # as tf-keras names it without a fixed size
+
+
+def test_custom_scale_layer_loads_from_a_saved_model(tmp_path):
+    from fitgen.applications.inception_resnet_v2 import CustomScaleLayer
+    from fitgen.saving.serialization import layer_classes
+    assert layer_classes()["CustomScaleLayer"] is CustomScaleLayer
+    a, b = fitgen.Input((4,)), fitgen.Input((4,))
+    model = fitgen.Model([a, b], CustomScaleLayer(0.17)([a, b]))
+    model.save(tmp_path / "scaled.h5")
+    loaded = fitgen.models.load_model(tmp_path / "scaled.h5")
+    x = [np.ones((2, 4), "float32"), np.full((2, 4), 2.0, "float32")]
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), 1.34, rtol=1e-6)
+    assert loaded.layers[-1].get_config()["scale"] == 0.17
+    python = os.environ.get("FITGEN_TFKERAS_PYTHON")
+    if python:  # tf-keras finds its own CustomScaleLayer by the registered name fitgen writes
+        reader = ("import sys, numpy as np, tf_keras; m = tf_keras.models.load_model(sys.argv[1]); "
+                  "print(float(m.predict([np.ones((1, 4)), np.full((1, 4), 2.0)], verbose=0)[0, 0]))")
+        done = subprocess.run([python, "-c", reader, str(tmp_path / "scaled.h5")], capture_output=True, text=True,
+                              timeout=300, check=False, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert abs(float(done.stdout.split()[-1]) - 1.34) < 1e-6

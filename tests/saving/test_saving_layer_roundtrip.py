@@ -82,6 +82,7 @@ def _layers():
         ("ZeroPadding2D", lambda: c["ZeroPadding2D"](((1, 0), (2, 1))), [(3, 3, 2)]),
         ("Rescaling", lambda: c["Rescaling"]([0.5, 2.0, 1.0], offset=-1.0), [(4, 3)]),
         ("Normalization", lambda: c["Normalization"](axis=(1, 2)), [(4, 3)]),
+        ("CustomScaleLayer", lambda: c["CustomScaleLayer"](0.2), [(4,), (4,)]),
     ]
 
 
