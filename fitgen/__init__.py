@@ -2,7 +2,8 @@
 
 `import fitgen` gives the Keras 2 namespaces (`fitgen.layers`, `fitgen.models`, `fitgen.optimizers`,
 `fitgen.callbacks`, `fitgen.backend`, `fitgen.utils`, ...) and `fitgen.Input`, `fitgen.Model`,
-`fitgen.Sequential`; `fitgen.preprocessing`, `fitgen.datasets` and `fitgen.wrappers` load on first use.
+`fitgen.Sequential`; `fitgen.preprocessing`, `fitgen.datasets`, `fitgen.wrappers` and `fitgen.applications`
+load on first use.
 """
 import importlib
 
@@ -14,7 +15,7 @@ from fitgen.engine.sequential import Sequential
 
 __version__ = "0.1.0"
 
-_LAZY = ("preprocessing", "datasets", "wrappers", "distribute", "saving")
+_LAZY = ("preprocessing", "datasets", "wrappers", "distribute", "saving", "applications")
 
 
 def __getattr__(name):

@@ -42,10 +42,11 @@ class GraphNetwork:
             for tensor in node.outputs:
                 slots.setdefault(id(tensor), len(slots))
         self._slots = slots
-        self._plan = [(node.layer, node, [slots[id(t)] for t in node.outputs],
-                       isinstance(node.output_structure, KerasTensor)) for node in self.nodes]
         self._input_slots = [slots[id(t)] for t in self.inputs]
         self._output_slots = [slots[id(t)] for t in self.outputs + self.extra_outputs]
+        release = _release_plan(self.nodes, slots, self._output_slots)
+        self._plan = [(node.layer, node, [slots[id(t)] for t in node.outputs],
+                       isinstance(node.output_structure, KerasTensor), release[i]) for i, node in enumerate(self.nodes)]
 
     def _check_connected(self, nodes):
         available = {id(t) for t in self.inputs}
@@ -70,7 +71,7 @@ class GraphNetwork:
         for slot, value in zip(self._input_slots, inputs):
             values[slot] = value
         slots = self._slots
-        for layer, node, output_slots, single_output in self._plan:
+        for layer, node, output_slots, single_output, released in self._plan:
             args = map_structure(lambda t: values[slots[id(t)]], node.input_structure)
             kwargs, extra_args = node.kwargs, node.args
             if kwargs:
@@ -84,6 +85,8 @@ class GraphNetwork:
             else:
                 for slot, value in zip(output_slots, flatten(out)):
                     values[slot] = value
+            for slot in released:
+                values[slot] = None
         return [values[s] for s in self._output_slots]
 
 
@@ -100,7 +103,7 @@ class GraphNetwork:
         def spec(value):
             return specs[id(value)] if isinstance(value, KerasTensor) else value
 
-        for layer, node, _, _ in self._plan:
+        for layer, node, *_ in self._plan:
             inputs = map_structure(spec, node.input_structure)
             shapes, dtypes = keras_tensor.output_spec(layer, inputs, tuple(map_structure(spec, tuple(node.args))),
                                                       {k: map_structure(spec, v) for k, v in node.kwargs.items()})
@@ -108,6 +111,25 @@ class GraphNetwork:
                                                     flatten(dtypes)):
                 specs[id(tensor)] = KerasTensor(out_shape, out_dtype)
         return [specs[id(t)].shape for t in self.outputs]
+
+
+def _release_plan(nodes, slots, output_slots):
+    """For each node, the value slots no later node reads (model outputs excepted): `run` drops them right
+    after that node, so an intermediate tensor is freed as soon as it is used up and the allocator reuses its
+    memory (holding every activation until the end costs a deep network's whole activation memory and
+    fresh, slow, pages for each layer)."""
+    last_use = {}
+    for i, node in enumerate(nodes):
+        for tensor in node.outputs:
+            last_use.setdefault(slots[id(tensor)], i)  # an output nobody reads is dropped at once
+        for tensor in node.inbound_tensors:
+            last_use[slots[id(tensor)]] = i
+    keep = set(output_slots)
+    release = [[] for _ in nodes]
+    for slot, i in last_use.items():
+        if slot not in keep:
+            release[i].append(slot)
+    return release
 
 
 def _as_tensor_list(tensors, argument):

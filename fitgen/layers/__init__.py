@@ -20,6 +20,7 @@ from fitgen.layers.normalization import BatchNormalization
 from fitgen.layers.pooling import (AveragePooling1D, AveragePooling2D, AveragePooling3D, GlobalAveragePooling1D,
                                    GlobalAveragePooling2D, GlobalAveragePooling3D, GlobalMaxPooling1D, GlobalMaxPooling2D,
                                    GlobalMaxPooling3D, MaxPooling1D, MaxPooling2D, MaxPooling3D)
+from fitgen.layers.preprocessing import Normalization, Rescaling
 from fitgen.layers.recurrent import (GRU, LSTM, RNN, GRUCell, LSTMCell, SimpleRNN, SimpleRNNCell,
                                       StackedRNNCells)
 from fitgen.layers.reshaping import (Cropping1D, Cropping2D, Cropping3D, UpSampling1D, UpSampling2D, UpSampling3D,

@@ -27,7 +27,7 @@ _LAYER_MODULES = ("fitgen.layers", "fitgen.layers.core", "fitgen.layers.convolut
                   "fitgen.layers.merge", "fitgen.layers.noise", "fitgen.layers.normalization",
                   "fitgen.layers.embeddings", "fitgen.layers.masking", "fitgen.layers.recurrent",
                   "fitgen.layers.wrappers", "fitgen.layers.reshaping", "fitgen.layers.advanced_activations",
-                  "fitgen.layers.torch_module", "fitgen.backend.op_layer")
+                  "fitgen.layers.torch_module", "fitgen.backend.op_layer", "fitgen.applications.inception_resnet_v2")
 # Base classes that are not layers a config names.
 _NOT_LISTED = {"Layer", "Conv", "SeparableConv", "Pooling", "GlobalPooling", "RNNBase", "Wrapper", "Merge"}
 
@@ -155,8 +155,13 @@ def serialize_layer(layer):
     if not builtin:
         _check_custom_get_config(layer)
     class_name = class_name_of(layer)
+    registered_name = None if builtin else generic_utils.get_registered_name(cls)
+    if registered_name and ">" in registered_name:
+        # A registered class goes by its registered name ('Custom>CustomScaleLayer'), as tf-keras's .h5
+        # writer names it; tf-keras's .h5 reader finds registered classes by that name only.
+        class_name = registered_name
     entry = {"module": _module_name(layer, builtin), "class_name": class_name, "config": layer.get_config(),
-             "registered_name": None if builtin else generic_utils.get_registered_name(cls)}
+             "registered_name": registered_name}
     shape = _build_input_shape(layer)
     if shape is not None:
         entry["build_config"] = {"input_shape": shape}

@@ -109,6 +109,8 @@ LAYER_CASES = {
     "Embedding": Case({"input_dim": 10, "output_dim": 4}, (2, 5), (2, 5, 4), input_dtype="int32"),
     "Flatten": Case({}, (2, 3, 4), (2, 12)),
     "GRU": Case({"units": 3}, (2, 5, 2), (2, 3)),
+    "Rescaling": Case({"scale": 1 / 255.0, "offset": -0.5}, (2, 4, 4, 3), (2, 4, 4, 3)),
+    "Normalization": Case({"axis": -1, "mean": [0.5, 1.0, 2.0], "variance": [1.0, 4.0, 0.25]}, (2, 5, 3), (2, 5, 3)),
     "RNN": Case(lambda: {"cell": [LSTMCell(3), GRUCell(2)], "return_sequences": True}, (2, 5, 2), (2, 5, 2)),
     "CuDNNLSTM": Case({"units": 3, "return_sequences": True}, (2, 5, 2), (2, 5, 3)),
     "CuDNNGRU": Case({"units": 3}, (2, 5, 2), (2, 3)),

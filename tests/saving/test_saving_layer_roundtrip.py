@@ -105,6 +105,9 @@ def _layers():
         ("SpatialDropout3D", lambda: c["SpatialDropout3D"](0.2, data_format="channels_first"), [(2, 3, 3, 3)]),
         ("LocallyConnected1D", lambda: c["LocallyConnected1D"](3, 2, data_format="channels_first"), [(2, 6)]),
         ("LocallyConnected2D", lambda: c["LocallyConnected2D"](2, 3, strides=2, activation="relu"), [(7, 6, 2)]),
+        ("Rescaling", lambda: c["Rescaling"]([0.5, 2.0, 1.0], offset=-1.0), [(4, 3)]),
+        ("Normalization", lambda: c["Normalization"](axis=(1, 2)), [(4, 3)]),
+        ("CustomScaleLayer", lambda: c["CustomScaleLayer"](0.2), [(4,), (4,)]),
     ]
 
 
