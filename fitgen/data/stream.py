@@ -53,6 +53,10 @@ class StreamAdapter(DataAdapter):
         self.indexed = hasattr(source, "get_batch")
         self._peeked = peeked
         length = len(source) if self.indexed else getattr(source, "num_batches", None)
+        if length == 0:
+            argument = "validation_data" if role == "validation" else "x"
+            raise ValueError(f"Expected input data to be non-empty: `{argument}` ({_user_name(source)}) has no "
+                             "batches (its length is 0).")
         if steps is None and length is None:
             what = {"training": "steps_per_epoch", "validation": "validation_steps"}.get(role, "steps")
             raise ValueError(f"`{what}=None` is only valid for a generator based on the `fitgen.utils.Sequence` "
@@ -159,8 +163,8 @@ class StreamAdapter(DataAdapter):
         sw_list = [None] * len(y_list) if sw is None else sample_weight_list(model, sw)
         structure.check_lengths(x_list, y_list, sw_list)
         if not self.inputs_only and y is None and self.role != "predict" and _needs_targets(model):
-            raise ValueError("it has no targets: a generator used for training or evaluation must yield (x, y) "
-                             "or (x, y, sample_weight).")
+            raise ValueError("the batch has no targets: a generator used for training or evaluation must yield "
+                             "(x, y) or (x, y, sample_weight).")
         if first or self.plan is None:
             self.plan = BatchPlan(model, check_targets=not self.inputs_only)
         self.plan.check_batch(x_list, y_list, sw_list, first)
@@ -174,9 +178,7 @@ class StreamAdapter(DataAdapter):
         """'Invalid batch 3 of epoch 2 of the training data (MySequence[17])': the batch, for messages."""
         what = {"training": "training data", "validation": "validation data", "evaluate": "evaluation data",
                 "predict": "prediction data"}.get(self.role, f"{self.role} data")
-        user = next((getattr(self.source, name) for name in ("sequence", "dataset", "loader", "generator")
-                     if hasattr(self.source, name)), self.source)
-        where = type(user).__name__
+        where = _user_name(self.source)
         if self.indexed:
             try:
                 order = plan if plan is not None else self.epoch_plan(epoch)
@@ -199,6 +201,13 @@ def _needs_targets(model):
     """False when the model's loss comes only from `add_loss` (no output has a loss) or its own train_step."""
     specs = getattr(model, "_output_specs", None)
     return bool(specs) and any(spec.loss_fn is not None for spec in specs)
+
+
+def _user_name(source):
+    """The class name of what the user passed (MySequence, DataLoader, generator) behind a batch source."""
+    user = next((getattr(source, name) for name in ("sequence", "dataset", "loader", "generator")
+                 if hasattr(source, name)), source)
+    return type(user).__name__
 
 
 def _renamed(error, message):

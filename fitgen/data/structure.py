@@ -88,7 +88,7 @@ def _numeric_from_objects(array, argument):
         converted = np.array(array.tolist())
     except ValueError:
         raise _ragged(argument, array.tolist()) from None
-    if converted.dtype == object:
+    if converted.dtype.kind not in "biuf":
         if any(isinstance(v, (list, tuple, np.ndarray)) for v in array.flat):
             raise _ragged(argument, array.tolist())
         odd = next((v for v in array.flat if not isinstance(v, (bool, int, float, np.number, np.bool_))), None)

@@ -56,12 +56,10 @@ def _class_labels(y):
     """`y` as an int array; fractional labels are truncated as Keras's `np.array(y, dtype='int')` does."""
     array = np.asarray(y)
     if array.dtype.kind not in "biuf":
-        if array.dtype.kind == "O":
-            try:
-                array = np.asarray(array.tolist(), dtype="float64")
-            except (TypeError, ValueError):
-                array = None
-        if array is None or array.dtype.kind not in "biuf":
+        if array.dtype.kind == "O" and all(isinstance(v, (int, float, np.number, np.bool_))
+                                           for v in array.ravel()):
+            array = np.asarray(array.tolist(), dtype="float64")
+        if array.dtype.kind not in "biuf":
             raise TypeError("`to_categorical` expects integer class labels. Received: y of dtype "
                             f"{np.asarray(y).dtype} (e.g. {np.asarray(y).ravel()[:3].tolist()!r})")
     if array.dtype.kind == "f" and not np.all(np.isfinite(array)):
