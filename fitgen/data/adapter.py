@@ -86,7 +86,7 @@ def get_adapter(model, x, y=None, sample_weight=None, *, role="training", batch_
     stream_kwargs = dict(workers=workers, use_multiprocessing=use_multiprocessing, max_queue_size=max_queue_size,
                          timeout=timeout)
     if kind == "arrays":
-        model._prepare_for(x)
+        model._prepare_for(build_sample(model, x))
         adapter = array_adapter(model, x, y, sample_weight, batch_size=batch_size, shuffle=shuffle, steps=steps,
                                 class_weight=class_weight, check_targets=check_targets, role=role, **stream_kwargs)
         model._prepare_for(None)
@@ -121,6 +121,14 @@ def get_adapter(model, x, y=None, sample_weight=None, *, role="training", batch_
             adapter.finisher = BatchFinisher(model)
     model._prepare_for(None)
     return adapter
+
+
+def build_sample(model, x):
+    """What a model not built yet is built from: nested Python lists of numbers become one array first (the
+    first row of a list of rows is not a sample of the data's shape)."""
+    if model.built_for_data() or not isinstance(x, (list, tuple)) or not x or structure.is_list_of_arrays(x):
+        return x
+    return structure.as_array(x, "x")
 
 
 def check_sequence_length(sequence):
@@ -158,10 +166,7 @@ def array_adapter(model, x, y, sample_weight, batch_size, shuffle, steps, class_
         else [None] * len(model.output_names)
     sw_list = sample_weight_list(model, sample_weight, sw_name)
     structure.check_lengths(x_list, y_list, sw_list)
-    if y is not None:
-        BatchPlan(model, (x_name, y_name, sw_name), check_targets=check_targets).check(x_list, y_list, sw_list)
-    else:
-        structure.check_input_shapes(model, x_list)
+    BatchPlan(model, (x_name, y_name, sw_name), check_targets=check_targets).check(x_list, y_list, sw_list)
     class_weights = class_weight_list(model, class_weight)
     return ArrayAdapter(x_list, y_list, sw_list, batch_size=batch_size, shuffle=shuffle, steps=steps,
                         class_weights=class_weights, finisher=BatchFinisher(model), **read_kwargs)
@@ -171,7 +176,7 @@ def split_for_validation(model, x, y, sample_weight, validation_split):
     if data_kind(x) != "arrays":
         raise ValueError("`validation_split` is only supported for NumPy arrays, torch tensors and array-likes; it "
                          f"cannot split data of type {type(x).__name__}. Pass `validation_data` instead.")
-    model._prepare_for(x)
+    model._prepare_for(build_sample(model, x))
     x_list = structure.align(x, model.input_names, "x")
     y_list = structure.align(y, model.output_names, "y", allow_missing=True)
     sw_list = sample_weight_list(model, sample_weight)

@@ -53,7 +53,7 @@ class BatchPlan:
 
     def check_batch(self, x_list, y_list, sw_list, first):
         """A streamed batch: in full when `first` (of its epoch) or of a signature not seen yet."""
-        signature = tuple(None if a is None else (a.shape[1:], a.dtype) for a in (*x_list, *y_list, *sw_list))
+        signature = tuple([None if a is None else (a.shape[1:], a.dtype) for a in (*x_list, *y_list, *sw_list)])
         if not first and signature in self.accepted:
             return
         self.check(x_list, y_list, sw_list, values=first)

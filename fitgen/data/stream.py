@@ -186,7 +186,9 @@ class StreamAdapter(DataAdapter):
                     f", batch {order[position]!r}"
             except Exception:  # naming the index is a courtesy; the error being reported is what matters
                 pass
-        return f"Invalid batch {position} of epoch {epoch + 1} of the {what} ({where})"
+        # Validation, evaluate and predict data run one pass per call: only training batches have an epoch.
+        when = f" of epoch {epoch + 1}" if self.role == "training" else ""
+        return f"Invalid batch {position}{when} of the {what} ({where})"
 
     def close(self):
         try:

@@ -24,6 +24,8 @@ def as_array(value, argument):
         ValueError: a single number instead of one entry per sample, or ragged sequences (with a pointer to
             `pad_sequences`).
     """
+    if type(value) is np.ndarray and value.ndim > 1 and value.dtype.kind in "biuf":
+        return value  # the common case, first: streams convert every batch
     if value is None:
         return None
     if hasattr(value, "values") and hasattr(value, "iloc"):  # pandas DataFrame / Series
@@ -35,7 +37,7 @@ def as_array(value, argument):
         if len(value.shape) == 0:
             raise ValueError(f"`{argument}` must be an array with one entry per sample, but received a 0-d array "
                              f"({_short(value)}).")
-        if isinstance(value, np.ndarray) and value.dtype == object:
+        if isinstance(value, np.ndarray) and value.dtype.kind == "O":
             value = _numeric_from_objects(value, argument)
         check_numeric(value, argument)
         if len(value.shape) == 1 and isinstance(value, (np.ndarray, torch.Tensor)):
@@ -46,11 +48,9 @@ def as_array(value, argument):
             array = np.asarray(value)
         except ValueError:  # NumPy refuses ragged nested lists
             raise _ragged(argument, value) from None
-        if array.dtype == object:
+        if array.dtype.kind == "O":
             array = _numeric_from_objects(array, argument)
         check_numeric(array, argument)
-        if array.ndim == 0:
-            raise ValueError(f"`{argument}` is an empty list: expected one entry per sample.")
         return array.reshape(-1, 1) if array.ndim == 1 else array
     if isinstance(value, (bool, int, float, complex, np.generic)):
         raise ValueError(f"`{argument}` must be an array with one entry per sample, but received the single "
@@ -125,8 +125,12 @@ def align(data, names, argument, allow_missing=False, kind=None):
     if data is None:
         return [None] * len(names)
     arrays = _route(data, names, argument, allow_missing, kind)
-    if kind == "input" and not allow_missing and any(a is None for a in arrays):
-        position = next(i for i, a in enumerate(arrays) if a is None)
+    if kind == "input" and not allow_missing:
+        for position, array in enumerate(arrays):
+            if array is None:
+                break
+        else:
+            return arrays
         missing = names[position]
         where = f"`{argument}['{missing}']`" if isinstance(data, dict) else \
             f"`{argument}[{position}]`" if isinstance(data, (list, tuple)) else f"`{argument}`"
@@ -145,7 +149,7 @@ def _route(data, names, argument, allow_missing, kind):
             raise ValueError(f'No data provided for "{missing[0]}" in `{argument}`. Need data for each key in: '
                              f"{names}")
         return [as_array(data.get(n), f"{argument}['{n}']") for n in names]
-    if isinstance(data, (list, tuple)) and len(names) == 1 and data and not _is_list_of_arrays(data):
+    if isinstance(data, (list, tuple)) and len(names) == 1 and data and not is_list_of_arrays(data):
         return [as_array(data, argument)]
     if isinstance(data, (list, tuple)):
         if len(data) != len(names):
@@ -160,7 +164,7 @@ def _route(data, names, argument, allow_missing, kind):
     return [as_array(data, argument)]
 
 
-def _is_list_of_arrays(data):
+def is_list_of_arrays(data):
     return all(isinstance(d, (np.ndarray, torch.Tensor)) or is_array_like(d) or hasattr(d, "iloc")
                or (isinstance(d, (list, tuple)) and d and isinstance(d[0], (list, tuple, np.ndarray)))
                or d is None for d in data)

@@ -191,7 +191,7 @@ def fit(model, x=None, y=None, batch_size=None, epochs=1, verbose=1, callbacks=N
         raise ValueError("`validation_split` is only supported for NumPy arrays, torch tensors and array-likes; "
                          "it cannot split a generator or Sequence. Pass `validation_data` instead.")
     if y is None and not data_adapter.is_streaming(x):
-        model._prepare_for(x)
+        model._prepare_for(data_adapter.build_sample(model, x))
         if _needs_targets(model) and not model._overrides("train_step"):
             raise ValueError("Target data is missing. Your model was compiled with a loss, and therefore expects "
                              "target data `y` to be provided in `fit()`.")
@@ -310,7 +310,7 @@ def evaluate(model, x=None, y=None, batch_size=None, verbose=1, sample_weight=No
     verbose = _check_verbose(verbose)
     callbacks = callbacks_list(callbacks)
     if x is not None and y is None and not data_adapter.is_streaming(x):
-        model._prepare_for(x)
+        model._prepare_for(data_adapter.build_sample(model, x))
         if _needs_targets(model) and not model._overrides("test_step"):
             raise ValueError("Target data is missing. Your model was compiled with a loss, and therefore expects "
                              "target data `y` to be provided in `evaluate()`.")

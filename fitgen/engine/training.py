@@ -248,7 +248,7 @@ class TrainingAPI:
     def _one_batch(self, x, y, sample_weight, class_weight, check_targets=True, method="train_on_batch"):
         if x is None:
             raise ValueError(f"`{method}` needs input data: `x` is None. Pass one array per model input.")
-        self._prepare_for(x)
+        self._prepare_for(data_adapter.build_sample(self, x))
         step = {"train_on_batch": "train_step", "test_on_batch": "test_step"}.get(method)
         if y is None and step and trainer._needs_targets(self) and not self._overrides(step):
             raise ValueError("Target data is missing. Your model was compiled with a loss, and therefore expects "

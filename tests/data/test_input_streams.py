@@ -181,13 +181,13 @@ def test_malformed_items_name_the_batch(item, error, words):
 
 def test_predict_and_evaluate_and_validation_batches_are_checked_too():
     bad = generator([(np.zeros((8, 5), "float32"), Y)])
-    with pytest.raises(ValueError, match=r"batch 0 of epoch 1 of the evaluation data"):
+    with pytest.raises(ValueError, match=r"batch 0 of the evaluation data"):
         mlp().evaluate(bad, steps=1, verbose=0)
-    with pytest.raises(ValueError, match=r"batch 0 of epoch 1 of the prediction data"):
+    with pytest.raises(ValueError, match=r"batch 0 of the prediction data"):
         mlp().predict(generator([np.zeros((8, 5), "float32")]), steps=1)
-    with pytest.raises(ValueError, match=r"batch 0 of epoch 1 of the prediction data .*single number"):
+    with pytest.raises(ValueError, match=r"batch 0 of the prediction data .*single number"):
         mlp().predict(generator([7]), steps=1)
-    with pytest.raises(ValueError, match=r"batch 0 of epoch 1 of the validation data"):
+    with pytest.raises(ValueError, match=r"batch 0 of the validation data"):
         mlp().fit(X, Y, validation_data=bad, validation_steps=1, verbose=0)
 
 

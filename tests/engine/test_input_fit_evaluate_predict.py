@@ -80,6 +80,18 @@ def test_model_built_from_integer_data_gets_a_float_input():
     assert model.inputs[0].dtype == "float32"
 
 
+@pytest.mark.parametrize("door", ["fit", "train_on_batch", "predict"])
+def test_model_built_from_nested_lists_takes_the_shape_of_a_sample(door):
+    model = mlp(input_shape=None)
+    if door == "fit":
+        model.fit(X.tolist(), Y.tolist(), verbose=0)
+    elif door == "train_on_batch":
+        model.train_on_batch(X.tolist(), Y)
+    else:
+        model.predict(X.tolist())
+    assert tuple(model.inputs[0].shape) == (None, 4)
+
+
 @pytest.mark.parametrize("dtype", ["uint8", "int16", "int32", "bool", "float32"])
 def test_integer_input_takes_ids_of_any_numeric_dtype(dtype):
     ids = Input((3,), dtype="int64")
