@@ -209,7 +209,8 @@ class TrainingAPI:
 
         Raises:
             RuntimeError: the model was never compiled.
-            ValueError: data that does not fit the model, with the argument and the shapes named.
+            ValueError: data or arguments with bad values or shapes (the argument, input or batch is named).
+            TypeError: data or arguments of the wrong type (strings or objects for numbers, ...), named.
         """
         if "nb_epoch" in kwargs:
             import warnings
