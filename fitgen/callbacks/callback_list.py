@@ -28,16 +28,33 @@ def _overrides(callback, hook):
     return alias is not None and getattr(type(callback), alias) is not getattr(Callback, alias)
 
 
+def callbacks_list(callbacks, argument="callbacks"):
+    """The `callbacks` argument as a list of Callback instances (None: none; one Callback alone is accepted, as
+    tf-keras does).
+
+    Raises:
+        TypeError: something that is not a list/tuple of Callbacks, naming it (and its position in the list).
+    """
+    if callbacks is None:
+        return []
+    if isinstance(callbacks, Callback):
+        return [callbacks]
+    if not isinstance(callbacks, (list, tuple)):
+        raise TypeError(f"`{argument}` must be a list of fitgen.callbacks.Callback instances. Received: "
+                        f"{callbacks!r} of type {type(callbacks).__name__}")
+    for index, callback in enumerate(callbacks):
+        if not isinstance(callback, Callback):
+            raise TypeError(f"Each entry of `{argument}` must be a fitgen.callbacks.Callback. Received: {callback!r} "
+                            f"of type {type(callback).__name__} at `{argument}[{index}]`.")
+    return list(callbacks)
+
+
 class CallbackList:
     """The callbacks of one fit/evaluate/predict call."""
 
     def __init__(self, callbacks=None, add_history=False, add_progbar=False, model=None, trainer_state=None,
                  **params):
-        self.callbacks = list(callbacks or [])
-        for callback in self.callbacks:
-            if not isinstance(callback, Callback):
-                raise TypeError("Each entry of `callbacks` must be a fitgen.callbacks.Callback. Received: "
-                                f"{callback!r} of type {type(callback).__name__}.")
+        self.callbacks = callbacks_list(callbacks)
         self.history = next((c for c in self.callbacks if isinstance(c, History)), None)
         if add_history and self.history is None:
             self.history = History()

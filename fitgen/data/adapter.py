@@ -22,11 +22,13 @@ import torch
 from fitgen.data import structure
 from fitgen.data.arrays import ArrayAdapter, validation_split_arrays
 from fitgen.data.batch import BatchFinisher
+from fitgen.data.checks import BatchPlan
 from fitgen.data.generator import GeneratorSource
 from fitgen.data.pipeline import SequenceSource
 from fitgen.data.sequence import Sequence
 from fitgen.data.stream import StreamAdapter, peek_generator
 from fitgen.data.torch_data import DataLoaderSource, DatasetSource
+from fitgen.data.weights import class_weight_list, sample_weight_list
 
 ACCEPTED = ("a NumPy array or torch tensor (or a list/dict of them, or an h5py Dataset, HDF5Matrix or memmap), "
             "a fitgen.utils.Sequence, a generator or iterator yielding batches, a torch Dataset or a DataLoader")
@@ -84,9 +86,9 @@ def get_adapter(model, x, y=None, sample_weight=None, *, role="training", batch_
     stream_kwargs = dict(workers=workers, use_multiprocessing=use_multiprocessing, max_queue_size=max_queue_size,
                          timeout=timeout)
     if kind == "arrays":
-        model._prepare_for(x)
+        model._prepare_for(build_sample(model, x))
         adapter = array_adapter(model, x, y, sample_weight, batch_size=batch_size, shuffle=shuffle, steps=steps,
-                                class_weight=class_weight, check_targets=check_targets, **stream_kwargs)
+                                class_weight=class_weight, check_targets=check_targets, role=role, **stream_kwargs)
         model._prepare_for(None)
         return adapter
     for name, value in (("y", y), ("sample_weight", sample_weight)):
@@ -100,6 +102,7 @@ def get_adapter(model, x, y=None, sample_weight=None, *, role="training", batch_
                          f"batch_size={batch_size} with data of type {type(x).__name__}")
     peeked = None
     if kind == "sequence":
+        check_sequence_length(x)
         source = SequenceSource(x)
     elif kind == "dataset":
         source = DatasetSource(x, batch_size=batch_size or 32, shuffle=bool(shuffle))
@@ -120,124 +123,60 @@ def get_adapter(model, x, y=None, sample_weight=None, *, role="training", batch_
     return adapter
 
 
+def build_sample(model, x):
+    """What a model not built yet is built from: nested Python lists of numbers become one array first (the
+    first row of a list of rows is not a sample of the data's shape)."""
+    if model.built_for_data() or not isinstance(x, (list, tuple)) or not x or structure.is_list_of_arrays(x):
+        return x
+    return structure.as_array(x, "x")
+
+
+def check_sequence_length(sequence):
+    """A Sequence's `__len__` must give its number of batches: a non-negative int."""
+    length = type(sequence).__len__(sequence)
+    if isinstance(length, (bool, np.bool_)) or not isinstance(length, (int, np.integer)):
+        raise TypeError(f"`len()` of the Sequence {type(sequence).__name__} returned {length!r} of type "
+                        f"{type(length).__name__}: `__len__` must return the number of batches as an int (e.g. "
+                        "`math.ceil(len(self.x) / self.batch_size)`).")
+    if length < 0:
+        raise ValueError(f"`len()` of the Sequence {type(sequence).__name__} returned {length}: `__len__` must "
+                         "return the number of batches, 0 or more.")
+
+
 def _entry(role):
     return {"training": "fit", "validation": "validation_data"}.get(role, role)
 
 
+def _needs_targets(model):
+    return any(spec.loss_fn is not None for spec in model._output_specs or []) and not model._overrides("test_step")
+
+
+# Names of (inputs, targets, sample weights) in the messages of each role.
+ARGUMENTS = {"validation": ("x_val", "y_val", "val_sample_weight")}
+
+
 def array_adapter(model, x, y, sample_weight, batch_size, shuffle, steps, class_weight, check_targets=True,
-                  **read_kwargs):
-    x_list = structure.align(x, model.input_names, "x")
-    structure.check_input_shapes(model, x_list)
-    y_list = structure.align(y, model.output_names, "y", allow_missing=True) if y is not None \
+                  role="training", **read_kwargs):
+    """The ArrayAdapter of aligned, checked arrays (see `checks.BatchPlan.check`)."""
+    x_name, y_name, sw_name = ARGUMENTS.get(role, ("x", "y", "sample_weight"))
+    if x is None:
+        raise ValueError(f"`{x_name}` is None: `{_entry(role)}` needs input data (one array per model input).")
+    x_list = structure.align(x, model.input_names, x_name, kind="input")
+    y_list = structure.align(y, model.output_names, y_name, allow_missing=True, kind="output") if y is not None \
         else [None] * len(model.output_names)
-    sw_list = sample_weight_list(model, sample_weight)
+    sw_list = sample_weight_list(model, sample_weight, sw_name)
     structure.check_lengths(x_list, y_list, sw_list)
-    if check_targets and y is not None:
-        structure.check_target_shapes(model, model._output_specs, y_list)
-        check_sample_weights(model._output_specs, y_list, sw_list)
-        check_sparse_labels(model._output_specs, y_list)
+    BatchPlan(model, (x_name, y_name, sw_name), check_targets=check_targets).check(x_list, y_list, sw_list)
     class_weights = class_weight_list(model, class_weight)
     return ArrayAdapter(x_list, y_list, sw_list, batch_size=batch_size, shuffle=shuffle, steps=steps,
                         class_weights=class_weights, finisher=BatchFinisher(model), **read_kwargs)
-
-
-def sample_weight_list(model, sample_weight):
-    names = model.output_names
-    if sample_weight is None:
-        return [None] * len(names)
-    if isinstance(sample_weight, (list, tuple)) and not structure.is_array_like(sample_weight):
-        if len(names) == 1 and len(sample_weight) != 1 and not hasattr(sample_weight[0], "shape"):
-            return [structure.as_array(sample_weight, "sample_weight")]
-        if len(sample_weight) != len(names):
-            raise ValueError(f"Provided `sample_weight` was a list of {len(sample_weight)} elements, but the model "
-                             f"has {len(names)} outputs {names}. You should provide one `sample_weight` array per "
-                             "model output.")
-    return structure.align(sample_weight, names, "sample_weight", allow_missing=True)
-
-
-def check_sample_weights(specs, y_list, sw_list):
-    for spec, y, sw in zip(specs, y_list, sw_list):
-        if sw is None or y is None:
-            continue
-        shape = tuple(sw.shape)
-        if spec.temporal:
-            if len(shape) != 2:
-                raise ValueError(f"Found a sample_weight array of shape {shape} for output {spec.name!r}. In order "
-                                 'to use timestep-wise sample weighting (sample_weight_mode="temporal"), you should '
-                                 "pass a 2D sample_weight array of shape (samples, timesteps).")
-            if len(y.shape) < 3:
-                raise ValueError(f'Found a target of shape {tuple(y.shape)} for output {spec.name!r}: timestep-wise '
-                                 'sample weighting (sample_weight_mode="temporal") is restricted to outputs that are '
-                                 "at least 3D, i.e. that have a time dimension.")
-        elif len(shape) == 2 and shape[1] != 1:
-            raise ValueError(f"Found a sample_weight array with shape {shape} for output {spec.name!r}. In order to "
-                             "use timestep-wise sample weights, you should specify sample_weight_mode=\"temporal\" "
-                             "in compile(). If you just mean to use sample-wise weights, make sure your "
-                             "sample_weight array is 1D.")
-        elif len(shape) > 2:
-            raise ValueError(f"Found a sample_weight array with shape {shape} for an input with shape "
-                             f"{tuple(y.shape)}. sample_weight cannot be broadcast.")
-        if shape[0] != y.shape[0] or (spec.temporal and shape[1] != y.shape[1]):
-            raise ValueError(f"Found a sample_weight array with shape {shape} for an input with shape "
-                             f"{tuple(y.shape)}. sample_weight cannot be broadcast.")
-
-
-def check_sparse_labels(specs, y_list):
-    """sparse_categorical_crossentropy needs integer labels; a float array must hold whole numbers."""
-    for spec, y in zip(specs, y_list):
-        if y is None or structure.loss_kind(spec.loss_fn) != "sparse_categorical_crossentropy":
-            continue
-        sample = y[: min(len(y), 100000)]
-        sample = sample.numpy() if isinstance(sample, torch.Tensor) else np.asarray(sample)
-        if sample.dtype.kind == "f" and not np.all(np.isfinite(sample) & (np.mod(sample, 1) == 0)):
-            raise ValueError(f"Output {spec.name!r} uses sparse_categorical_crossentropy, which expects integer "
-                             "class indices, but `y` holds non-integral values (e.g. "
-                             f"{sample[np.mod(sample, 1) != 0][:3].tolist()}). Pass integer labels, or one-hot "
-                             "targets with categorical_crossentropy.")
-
-
-def class_weight_list(model, class_weight):
-    """One (table, keys) per output from `class_weight` (a dict, or a dict of dicts keyed by output name)."""
-    if class_weight is None:
-        return None
-    names = model.output_names
-    if isinstance(class_weight, dict) and class_weight and all(k in names for k in class_weight) \
-            and all(isinstance(v, dict) for v in class_weight.values()):
-        per_output = [class_weight.get(n) for n in names]
-    elif len(names) == 1:
-        per_output = [class_weight]
-    else:
-        raise ValueError("`class_weight` for a model with several outputs must be a dict keyed by output name "
-                         f"({names}), each value a {{class index: weight}} dict. Received: {class_weight!r}")
-    tables = []
-    for name, weights, spec in zip(names, per_output, model._output_specs):
-        if weights is None:
-            tables.append(None)
-            continue
-        table, keys = structure.class_weight_table(weights)
-        num_classes = _num_classes(model, spec)
-        bad = sorted(k for k in keys if num_classes is not None and k >= num_classes)
-        if bad:
-            raise ValueError(f"`class_weight` has keys {bad} that are not classes of output {name!r}, which has "
-                             f"{num_classes} classes (valid keys: 0..{num_classes - 1}).")
-        tables.append((table, keys))
-    return tables
-
-
-def _num_classes(model, spec):
-    if model.outputs is None:
-        return None
-    last = model.outputs[spec.index].shape[-1]
-    if last is None:
-        return None
-    return 2 if last == 1 else int(last)
 
 
 def split_for_validation(model, x, y, sample_weight, validation_split):
     if data_kind(x) != "arrays":
         raise ValueError("`validation_split` is only supported for NumPy arrays, torch tensors and array-likes; it "
                          f"cannot split data of type {type(x).__name__}. Pass `validation_data` instead.")
-    model._prepare_for(x)
+    model._prepare_for(build_sample(model, x))
     x_list = structure.align(x, model.input_names, "x")
     y_list = structure.align(y, model.output_names, "y", allow_missing=True)
     sw_list = sample_weight_list(model, sample_weight)
@@ -254,6 +193,12 @@ def validation_adapter(model, validation_data, batch_size, validation_steps, **r
                              f"val_sample_weights) items, however it contains {len(validation_data)} items.")
         x_val, y_val = validation_data[0], validation_data[1]
         sw_val = validation_data[2] if len(validation_data) == 3 else None
+        if x_val is None:
+            raise ValueError("`validation_data` has no inputs: its first item (x_val) is None. Pass "
+                             "(x_val, y_val) or (x_val, y_val, val_sample_weight).")
+        if y_val is None and _needs_targets(model):
+            raise ValueError("`validation_data` has no targets: its second item (y_val) is None, but the model "
+                             "was compiled with a loss. Pass (x_val, y_val) or (x_val, y_val, val_sample_weight).")
         return get_adapter(model, x_val, y_val, sw_val, role="validation", batch_size=batch_size, shuffle=False,
                            steps=validation_steps, **read_kwargs)
     return get_adapter(model, validation_data, role="validation", steps=validation_steps, shuffle=False,

@@ -23,6 +23,7 @@ from fitgen.data import structure
 from fitgen.data.data_adapter import DataAdapter
 from fitgen.data.batch import BatchFinisher, as_tensor
 from fitgen.data.pipeline import IndexedSource, Prefetcher
+from fitgen.data.weights import apply_class_weights, check_classes_present
 
 
 # Batches of out-of-core arrays read ahead of the step: enough to hide the disk behind the steps, few enough that
@@ -87,7 +88,7 @@ class ArrayAdapter(DataAdapter):
         if class_weights:
             for table_and_keys, y in zip(class_weights, self.y):
                 if table_and_keys is not None and y is not None:
-                    _check_classes_present(y, table_and_keys[1])
+                    check_classes_present(y, table_and_keys[1])
         self._prefetcher = None
         if not self.in_memory and workers:
             # h5py handles are not fork-safe: HDF5 data is read by threads; memmaps may use processes.
@@ -322,37 +323,3 @@ def validation_split_arrays(x_list, y_list, sw_list, validation_split):
     train = (cut(x_list, 0, split_at), cut(y_list, 0, split_at), cut(sw_list, 0, split_at))
     val = (cut(x_list, split_at, n), cut(y_list, split_at, n), cut(sw_list, split_at, n))
     return train, val
-
-
-def apply_class_weights(class_weights, y_list, sw_list):
-    out = []
-    for table_and_keys, y, sw in zip(class_weights, y_list, sw_list):
-        if table_and_keys is None or y is None:
-            out.append(sw)
-            continue
-        table = table_and_keys[0]
-        if table.device != y.device:
-            table = table.to(y.device)
-        ids = structure.class_ids(y)
-        if ids.numel() and int(ids.max()) >= table.numel():
-            missing = sorted(set(ids.unique().tolist()) - table_and_keys[1])
-            raise ValueError(f"`class_weight` must contain all classes in the data. The classes {missing} exist in "
-                             f"the data but not in `class_weight` (keys {sorted(table_and_keys[1])}).")
-        weights = table[ids]
-        out.append(weights if sw is None else _broadcast_mul(sw, weights))
-    return out
-
-
-def _broadcast_mul(sw, weights):
-    while sw.dim() < weights.dim():
-        sw = sw.unsqueeze(-1)
-    return sw * weights
-
-
-def _check_classes_present(y, keys):
-    sample = y if isinstance(y, torch.Tensor) else torch.as_tensor(np.asarray(y[: min(len(y), 100000)]))
-    ids = set(structure.class_ids(sample).unique().tolist())
-    missing = sorted(ids - keys)
-    if missing:
-        raise ValueError(f"`class_weight` must contain all classes in the data. The classes {missing} exist in the "
-                         f"data but not in `class_weight` (keys {sorted(keys)}).")

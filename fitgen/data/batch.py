@@ -57,7 +57,9 @@ class BatchFinisher:
             return self.floatx if dtype.is_floating_point else dtype
         if want.is_floating_point or dtype.is_floating_point:
             return want
-        return dtype  # integer data for an integer input: ids keep their width
+        # integer data for an integer input: int32/int64 ids keep their width; narrower ones (uint8, bool...)
+        # take the input's dtype, since torch's index ops read only int32 and int64
+        return dtype if dtype in (torch.int32, torch.int64) else want
 
     def target_dtype(self, index, dtype):
         """The dtype target `index` takes for data of torch `dtype`."""

@@ -13,11 +13,12 @@ import warnings
 import torch
 
 from fitgen.data import structure
-from fitgen.data.arrays import apply_class_weights
 from fitgen.data.batch import BatchFinisher, as_tensor
+from fitgen.data.checks import BatchPlan
 from fitgen.data.data_adapter import DataAdapter
 from fitgen.data.pipeline import Prefetcher
 from fitgen.data.pipeline.prefetcher import as_source
+from fitgen.data.weights import apply_class_weights, class_weight_list, sample_weight_list
 
 # Above this share of an epoch spent waiting for data, fit says once that more workers would help.
 INPUT_BOUND_SHARE = 0.5
@@ -52,6 +53,10 @@ class StreamAdapter(DataAdapter):
         self.indexed = hasattr(source, "get_batch")
         self._peeked = peeked
         length = len(source) if self.indexed else getattr(source, "num_batches", None)
+        if length == 0:
+            argument = "validation_data" if role == "validation" else "x"
+            raise ValueError(f"Expected input data to be non-empty: `{argument}` ({_user_name(source)}) has no "
+                             "batches (its length is 0).")
         if steps is None and length is None:
             what = {"training": "steps_per_epoch", "validation": "validation_steps"}.get(role, "steps")
             raise ValueError(f"`{what}=None` is only valid for a generator based on the `fitgen.utils.Sequence` "
@@ -59,10 +64,8 @@ class StreamAdapter(DataAdapter):
         # A DataLoader's stream chains passes over it: one epoch is one pass unless told otherwise.
         self.steps = steps if steps is not None or self.indexed else length
         self._length = length
-        self.class_weights = None
-        if class_weight is not None:
-            from fitgen.data.adapter import class_weight_list
-            self.class_weights = class_weight_list(model, class_weight)
+        self.class_weights = class_weight_list(model, class_weight)
+        self.plan = None  # the BatchPlan, made (again) at each epoch's first batch, once the model is built
         self.finisher = BatchFinisher(model)
         device = model._device()
         self.prefetcher = Prefetcher(source, workers=workers, use_multiprocessing=use_multiprocessing,
@@ -119,7 +122,11 @@ class StreamAdapter(DataAdapter):
             count += 1
             self.batches_seen += 1
             if count > skip:
-                yield self._convert(item, count - 1)
+                try:
+                    batch = self._convert(item, first=count == skip + 1)
+                except (ValueError, TypeError) as error:
+                    raise _renamed(error, f"{self._which_batch(epoch, count - 1, plan)}: {error}") from error
+                yield batch
         expected = self.num_batches() if plan is None else len(plan)
         if self.prefetcher.exhausted and (expected is None or count < expected):
             self.exhausted = True
@@ -143,28 +150,45 @@ class StreamAdapter(DataAdapter):
     def epoch_stats(self):
         return dict(self._last_stats)
 
-    def _convert(self, item, index):
+    def _convert(self, item, first):
+        """One item of the source -> (x, y, sample_weight) lists of device tensors, checked (see checks.py)."""
         model = self.model
         if self.inputs_only and not isinstance(item, tuple):
             x, y, sw = item, None, None
         else:
             x, y, sw = structure.unpack_batch(item, source="generator" if not self.indexed else "Sequence")
-        try:
-            x_list = structure.align(x, model.input_names, "x")
-            y_list = structure.align(y, model.output_names, "y", allow_missing=True) if y is not None \
-                else [None] * len(model.output_names)
-            sw_list = _sample_weights(model, sw)
-            structure.check_lengths(x_list, y_list, sw_list)
-        except ValueError as error:
-            raise ValueError(f"Malformed batch {index} from the {self.role} data: {error}") from error
+        x_list = structure.align(x, model.input_names, "x")
+        y_list = structure.align(y, model.output_names, "y", allow_missing=True) if y is not None \
+            else [None] * len(model.output_names)
+        sw_list = [None] * len(y_list) if sw is None else sample_weight_list(model, sw)
+        structure.check_lengths(x_list, y_list, sw_list)
         if not self.inputs_only and y is None and self.role != "predict" and _needs_targets(model):
-            raise ValueError(f"Batch {index} from the {self.role} data has no targets: a generator used for "
-                             "training or evaluation must yield (x, y) or (x, y, sample_weight).")
+            raise ValueError("the batch has no targets: a generator used for training or evaluation must yield "
+                             "(x, y) or (x, y, sample_weight).")
+        if first or self.plan is None:
+            self.plan = BatchPlan(model, check_targets=not self.inputs_only)
+        self.plan.check_batch(x_list, y_list, sw_list, first)
         x_list, y_list, sw_list = self.finisher.finish(*([None if a is None else as_tensor(a) for a in group]
                                                          for group in (x_list, y_list, sw_list)))
         if self.class_weights:
             sw_list = apply_class_weights(self.class_weights, y_list, sw_list)
         return x_list, y_list, sw_list
+
+    def _which_batch(self, epoch, position, plan):
+        """'Invalid batch 3 of epoch 2 of the training data (MySequence[17])': the batch, for messages."""
+        what = {"training": "training data", "validation": "validation data", "evaluate": "evaluation data",
+                "predict": "prediction data"}.get(self.role, f"{self.role} data")
+        where = _user_name(self.source)
+        if self.indexed:
+            try:
+                order = plan if plan is not None else self.epoch_plan(epoch)
+                where += f"[{order[position]!r}]" if hasattr(self.source, "sequence") else \
+                    f", batch {order[position]!r}"
+            except Exception:  # naming the index is a courtesy; the error being reported is what matters
+                pass
+        # Validation, evaluate and predict data run one pass per call: only training batches have an epoch.
+        when = f" of epoch {epoch + 1}" if self.role == "training" else ""
+        return f"Invalid batch {position}{when} of the {what} ({where})"
 
     def close(self):
         try:
@@ -181,11 +205,19 @@ def _needs_targets(model):
     return bool(specs) and any(spec.loss_fn is not None for spec in specs)
 
 
-def _sample_weights(model, sw):
-    if sw is None:
-        return [None] * len(model.output_names)
-    from fitgen.data.adapter import sample_weight_list
-    return sample_weight_list(model, sw)
+def _user_name(source):
+    """The class name of what the user passed (MySequence, DataLoader, generator) behind a batch source."""
+    user = next((getattr(source, name) for name in ("sequence", "dataset", "loader", "generator")
+                 if hasattr(source, name)), source)
+    return type(user).__name__
+
+
+def _renamed(error, message):
+    """`error`'s type with `message` (its base ValueError / TypeError when the type wants other arguments)."""
+    try:
+        return type(error)(message)
+    except Exception:
+        return (TypeError if isinstance(error, TypeError) else ValueError)(message)
 
 
 def peek_generator(data, model):

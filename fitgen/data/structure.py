@@ -14,35 +14,131 @@ def is_array_like(value):
 
 
 def as_array(value, argument):
-    """A user value as an array-like: pandas -> numpy, nested Python lists -> numpy; others untouched."""
+    """A user value as a numeric array-like: pandas -> numpy, nested Python lists -> numpy, 1-D -> (n, 1).
+
+    `argument` names the value in messages (`x`, `y['out']`, `sample_weight`...).
+
+    Raises:
+        TypeError: strings, complex numbers, Python objects or datetimes instead of numbers, or a value of no
+            array kind.
+        ValueError: a single number instead of one entry per sample, or ragged sequences (with a pointer to
+            `pad_sequences`).
+    """
+    if type(value) is np.ndarray and value.ndim > 1 and value.dtype.kind in "biuf":
+        return value  # the common case, first: streams convert every batch
     if value is None:
         return None
     if hasattr(value, "values") and hasattr(value, "iloc"):  # pandas DataFrame / Series
         value = value.values
+    if isinstance(value, (str, bytes)):
+        raise TypeError(f"`{argument}` must be an array of numbers, but received a {type(value).__name__}: "
+                        f"{_short(value)}.")
     if isinstance(value, torch.Tensor) or is_array_like(value):
-        if getattr(value, "ndim", len(getattr(value, "shape", ()))) == 1 and isinstance(value, (np.ndarray, torch.Tensor)):
+        if len(value.shape) == 0:
+            raise ValueError(f"`{argument}` must be an array with one entry per sample, but received a 0-d array "
+                             f"({_short(value)}).")
+        if isinstance(value, np.ndarray) and value.dtype.kind == "O":
+            value = _numeric_from_objects(value, argument)
+        check_numeric(value, argument)
+        if len(value.shape) == 1 and isinstance(value, (np.ndarray, torch.Tensor)):
             return value.reshape(-1, 1)
         return value
-    if isinstance(value, (list, tuple)) or np.isscalar(value):
-        array = np.asarray(value)
-        if array.dtype == object:
-            raise ValueError(f"`{argument}` could not be converted to a numeric array: its elements have different "
-                             f"shapes or types. Received: {type(value).__name__} of length {len(value)}")
+    if isinstance(value, (list, tuple)):
+        try:
+            array = np.asarray(value)
+        except ValueError:  # NumPy refuses ragged nested lists
+            raise _ragged(argument, value) from None
+        if array.dtype.kind == "O":
+            array = _numeric_from_objects(array, argument)
+        check_numeric(array, argument)
         return array.reshape(-1, 1) if array.ndim == 1 else array
-    raise ValueError(f"Unrecognized data type for `{argument}`: expected a NumPy array, a torch tensor, an h5py "
-                     f"Dataset, a list of those or a dict keyed by layer name. Received: {type(value).__name__}")
+    if isinstance(value, (bool, int, float, complex, np.generic)):
+        raise ValueError(f"`{argument}` must be an array with one entry per sample, but received the single "
+                         f"number {value!r}.")
+    raise TypeError(f"Unrecognized data type for `{argument}`: expected a NumPy array, a torch tensor, an h5py "
+                    f"Dataset, a list of those or a dict keyed by layer name. Received: {type(value).__name__}")
 
 
-def align(data, names, argument, allow_missing=False):
+_KIND_NAMES = {"c": "complex numbers", "U": "strings", "S": "bytes strings", "M": "datetimes",
+               "m": "timedeltas", "V": "structured records", "O": "Python objects"}
+
+
+def check_numeric(array, argument):
+    """TypeError unless `array` holds bools, integers or real floats (what a model can be fed)."""
+    if isinstance(array, torch.Tensor):
+        if array.is_complex():
+            raise TypeError(f"`{argument}` holds complex numbers (dtype {array.dtype}); fitgen models take real "
+                            "numbers. Pass the real part (or the magnitude) explicitly if that is what you mean.")
+        return
+    dtype = getattr(array, "dtype", None)
+    kind = np.dtype(dtype).kind if dtype is not None else "f"
+    if kind in "biuf":
+        return
+    hint = {"c": " Pass the real part (or the magnitude) explicitly if that is what you mean.",
+            "U": " Turn text into integer ids first (e.g. fitgen.preprocessing.text.Tokenizer).",
+            "S": " Turn text into integer ids first (e.g. fitgen.preprocessing.text.Tokenizer)."}.get(kind, "")
+    raise TypeError(f"`{argument}` holds {_KIND_NAMES.get(kind, 'values of dtype ' + str(dtype))} (dtype "
+                    f"{dtype}), but a model takes numbers (bool, integer or float arrays).{hint}")
+
+
+def _numeric_from_objects(array, argument):
+    """An object array of plain numbers (e.g. a mixed pandas frame's `.values`) as a numeric array, the way
+    Keras 2 fed it; anything else is refused naming what it holds."""
+    try:
+        converted = np.array(array.tolist())
+    except ValueError:
+        raise _ragged(argument, array.tolist()) from None
+    if converted.dtype.kind not in "biuf":
+        if any(isinstance(v, (list, tuple, np.ndarray)) for v in array.flat):
+            raise _ragged(argument, array.tolist())
+        odd = next((v for v in array.flat if not isinstance(v, (bool, int, float, np.number, np.bool_))), None)
+        raise TypeError(f"`{argument}` is an array of Python objects (dtype object) holding "
+                        f"{type(odd).__name__} values such as {_short(odd)}; a model takes numbers (bool, integer "
+                        "or float arrays).")
+    return converted
+
+
+def _ragged(argument, value):
+    lengths = sorted({len(v) for v in value if hasattr(v, "__len__")}) if isinstance(value, (list, tuple)) else []
+    seen = f" (lengths {lengths[:5]})" if len(lengths) > 1 else ""
+    return ValueError(f"`{argument}` holds sequences of different lengths{seen}, which do not form one array. "
+                      "Pad them to a common length first, e.g. with "
+                      "`fitgen.preprocessing.sequence.pad_sequences`.")
+
+
+def _short(value, limit=60):
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def align(data, names, argument, allow_missing=False, kind=None):
     """Routes `data` to one entry per name: dict by name, list/tuple by position, a single value for one name.
 
+    `kind` ('input' or 'output') says what the names are; by default 'input' for the arguments `x`/`inputs`.
+    Inputs all need data; outputs may miss some when `allow_missing`.
+
     Raises:
-        ValueError: dict keys that name nothing (listing the names that exist), missing names, or a list whose
-            length is not the number of names.
+        ValueError: dict keys that name nothing (listing the names that exist), missing names (or a None in
+            a list of inputs), or a list whose length is not the number of names.
     """
-    kind = "input" if argument in ("x", "inputs") else "output"
+    kind = kind or ("input" if argument in ("x", "inputs") else "output")
     if data is None:
         return [None] * len(names)
+    arrays = _route(data, names, argument, allow_missing, kind)
+    if kind == "input" and not allow_missing:
+        for position, array in enumerate(arrays):
+            if array is None:
+                break
+        else:
+            return arrays
+        missing = names[position]
+        where = f"`{argument}['{missing}']`" if isinstance(data, dict) else \
+            f"`{argument}[{position}]`" if isinstance(data, (list, tuple)) else f"`{argument}`"
+        raise ValueError(f'No data provided for "{missing}": {where} is None. Need data for each input in: {names}')
+    return arrays
+
+
+def _route(data, names, argument, allow_missing, kind):
     if isinstance(data, dict):
         unknown = [k for k in data if k not in names]
         if unknown:
@@ -53,7 +149,7 @@ def align(data, names, argument, allow_missing=False):
             raise ValueError(f'No data provided for "{missing[0]}" in `{argument}`. Need data for each key in: '
                              f"{names}")
         return [as_array(data.get(n), f"{argument}['{n}']") for n in names]
-    if isinstance(data, (list, tuple)) and len(names) == 1 and data and not _is_list_of_arrays(data):
+    if isinstance(data, (list, tuple)) and len(names) == 1 and data and not is_list_of_arrays(data):
         return [as_array(data, argument)]
     if isinstance(data, (list, tuple)):
         if len(data) != len(names):
@@ -68,7 +164,7 @@ def align(data, names, argument, allow_missing=False):
     return [as_array(data, argument)]
 
 
-def _is_list_of_arrays(data):
+def is_list_of_arrays(data):
     return all(isinstance(d, (np.ndarray, torch.Tensor)) or is_array_like(d) or hasattr(d, "iloc")
                or (isinstance(d, (list, tuple)) and d and isinstance(d[0], (list, tuple, np.ndarray)))
                or d is None for d in data)
@@ -187,21 +283,6 @@ def _describe(item):
     if hasattr(item, "shape"):
         return f"{type(item).__name__} of shape {tuple(item.shape)}"
     return f"{type(item).__name__}"
-
-
-def class_weight_table(class_weight, argument="class_weight"):
-    """A dense lookup table (float32 tensor) from a {class: weight} dict."""
-    if not isinstance(class_weight, dict) or not class_weight:
-        raise ValueError(f"`{argument}` must be a dict mapping class indices to weights. Received: {class_weight!r}")
-    keys = []
-    for key in class_weight:
-        if isinstance(key, (bool, np.bool_)) or not float(key).is_integer() or float(key) < 0:
-            raise ValueError(f"`{argument}` keys must be non-negative integer class indices. Received key: {key!r}")
-        keys.append(int(key))
-    table = torch.ones(max(keys) + 1, dtype=torch.float32)
-    for key, value in class_weight.items():
-        table[int(key)] = float(value)
-    return table, set(keys)
 
 
 def class_ids(y):

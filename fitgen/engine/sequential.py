@@ -9,6 +9,7 @@ from fitgen.engine.base_layer import Layer
 from fitgen.engine.input_layer import Input, InputLayer
 from fitgen.engine.keras_tensor import KerasTensor
 from fitgen.engine.model import Model
+from fitgen.layers.embeddings import Embedding
 
 
 class Sequential(Model):
@@ -104,7 +105,7 @@ class Sequential(Model):
         sample = sample_inputs[0] if isinstance(sample_inputs, (list, tuple)) else sample_inputs
         shape = (None,) + tuple(np.shape(sample)[1:]) if not hasattr(sample, "shape") else \
             (None,) + tuple(sample.shape[1:])
-        dtype = _data_dtype(sample)
+        dtype = _data_dtype(sample, self._stack[0])
         self._input_tensor = Input(batch_shape=shape, dtype=dtype, name=f"{self._stack[0].name}_input")
         self._extend_graph(self._stack)
 
@@ -165,9 +166,12 @@ def _input_dtype(layer):
     return from_config or backend.floatx()
 
 
-def _data_dtype(sample):
+def _data_dtype(sample, first_layer):
+    """The input dtype a model built from its first data takes: integer only for ids that feed an Embedding;
+    any other first layer gets floatx (Keras 2 built such models on floatx placeholders), so uint8 images
+    and integer features are cast to floats rather than reaching a Dense layer as integers."""
     dtype = getattr(sample, "dtype", None)
-    if dtype is None:
+    if dtype is None or not isinstance(first_layer, Embedding):
         return backend.floatx()
     name = str(dtype).replace("torch.", "")
     if "int" in name or name == "bool":

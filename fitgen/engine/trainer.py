@@ -5,11 +5,12 @@ adapters' business (fitgen/data/adapter.py decides the kind once), everything ab
 runner's (step.py), and everything about distribution is the strategy's (fitgen/distribute/strategy.py),
 chosen once per call; callbacks that need more than Keras's logs read the `TrainerState`.
 """
+import numbers
 import warnings
 
 import numpy as np
 
-from fitgen.callbacks.callback_list import CallbackList
+from fitgen.callbacks.callback_list import CallbackList, callbacks_list
 from fitgen.data import adapter as data_adapter
 from fitgen.distribute.strategy import strategy_for
 from fitgen.engine.call_context import metrics_sink
@@ -77,22 +78,80 @@ def legacy_generator_kwargs(kwargs, generator):
     return out
 
 
+def _is_int(value):
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def _check_number(name, value, expected):
+    """TypeError for a value that is not a number at all (a string, None, an object)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"Expected `{name}` to be {expected}. Received: {name}={value!r} of type "
+                        f"{type(value).__name__}")
+
+
 def _check_positive(name, value, allow_none=True):
     if value is None and allow_none:
         return
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+    _check_number(name, value, "a positive integer")
+    if not _is_int(value) or value < 1:
         raise ValueError(f"Expected `{name}` to be a positive integer. Received: {name}={value!r}")
 
 
 def _check_non_negative(name, value):
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 0:
+    _check_number(name, value, "a non-negative integer")
+    if not _is_int(value) or value < 0:
         raise ValueError(f"Expected `{name}` to be a non-negative integer. Received: {name}={value!r}")
+
+
+def _check_validation_freq(validation_freq):
+    """An int >= 1 (validate every N epochs) or a container of 1-based epoch numbers, as tf-keras takes it."""
+    expected = "an int (validate every N epochs) or a list/tuple/set/range of epoch numbers"
+    if _is_int(validation_freq):
+        if validation_freq < 1:
+            raise ValueError(f"`validation_freq` can not be less than 1. Received: validation_freq={validation_freq}")
+        return int(validation_freq)
+    if isinstance(validation_freq, numbers.Real) and not isinstance(validation_freq, (bool, np.bool_)):
+        raise ValueError(f"Expected `validation_freq` to be {expected}. Received: validation_freq={validation_freq!r}")
+    if isinstance(validation_freq, (str, bytes, dict)) or not isinstance(validation_freq, (list, tuple, set,
+                                                                                           frozenset, range)):
+        raise TypeError(f"Expected `validation_freq` to be {expected}. Received: validation_freq={validation_freq!r} "
+                        f"of type {type(validation_freq).__name__}")
+    epochs = set(validation_freq)
+    bad = [e for e in epochs if not _is_int(e) or e < 1]
+    if bad:
+        raise ValueError(f"`validation_freq` lists epochs to validate at, as integers counted from 1. Received: "
+                         f"validation_freq={validation_freq!r} (not epochs: {bad[:3]})")
+    return epochs
+
+
+def _check_verbose(verbose):
+    if verbose == "auto":
+        return 1
+    if not isinstance(verbose, (int, np.integer)):  # bools are ints
+        raise TypeError(f"Expected `verbose` to be 0 (silent), 1 (progress bar), 2 (one line per epoch) or 'auto'. "
+                        f"Received: verbose={verbose!r} of type {type(verbose).__name__}")
+    return int(verbose)
+
+
+def _check_fit_arguments(validation_split, shuffle, timeout):
+    _check_number("validation_split", validation_split, "a float in [0, 1)")
+    if not 0. <= validation_split < 1.:
+        raise ValueError(f"`validation_split` must be in [0, 1). Received: validation_split={validation_split}")
+    if not (shuffle == "batch" or isinstance(shuffle, (bool, np.bool_))):
+        raise ValueError(f"`shuffle` must be True, False or 'batch'. Received: shuffle={shuffle!r}")
+    _check_timeout(timeout)
+
+
+def _check_timeout(timeout):
+    if timeout is not None:
+        _check_number("timeout", timeout, "None or a number of seconds")
+        if not timeout > 0:
+            raise ValueError(f"Expected `timeout` to be None or a positive number of seconds. Received: "
+                             f"timeout={timeout!r}")
 
 
 def _should_validate(epoch, validation_freq):
     if isinstance(validation_freq, int):
-        if validation_freq < 1:
-            raise ValueError(f"`validation_freq` can not be less than 1. Received: validation_freq={validation_freq}")
         return (epoch + 1) % validation_freq == 0
     return epoch + 1 in validation_freq
 
@@ -114,8 +173,12 @@ def fit(model, x=None, y=None, batch_size=None, epochs=1, verbose=1, callbacks=N
     _check_non_negative("epochs", epochs)
     _check_non_negative("initial_epoch", initial_epoch)
     _check_non_negative("workers", workers)
-    if validation_freq is not None and not isinstance(validation_freq, int):
-        validation_freq = set(validation_freq)
+    _check_positive("validation_steps", validation_steps)
+    _check_positive("validation_batch_size", validation_batch_size)
+    validation_freq = _check_validation_freq(validation_freq)
+    verbose = _check_verbose(verbose)
+    _check_fit_arguments(validation_split, shuffle, timeout)
+    callbacks = callbacks_list(callbacks)
     read = dict(max_queue_size=max_queue_size, workers=workers, use_multiprocessing=use_multiprocessing,
                 timeout=timeout)
     if x is None:
@@ -124,13 +187,11 @@ def fit(model, x=None, y=None, batch_size=None, epochs=1, verbose=1, callbacks=N
         (x, y, sample_weight), (x_val, y_val, sw_val) = data_adapter.split_for_validation(
             model, x, y, sample_weight, validation_split)
         validation_data = (x_val, y_val, sw_val)
-    elif validation_split and not 0. <= validation_split < 1.:
-        raise ValueError(f"`validation_split` must be in [0, 1). Received: validation_split={validation_split}")
     if validation_split and data_adapter.is_streaming(x):
         raise ValueError("`validation_split` is only supported for NumPy arrays, torch tensors and array-likes; "
                          "it cannot split a generator or Sequence. Pass `validation_data` instead.")
     if y is None and not data_adapter.is_streaming(x):
-        model._prepare_for(x)
+        model._prepare_for(data_adapter.build_sample(model, x))
         if _needs_targets(model) and not model._overrides("train_step"):
             raise ValueError("Target data is missing. Your model was compiled with a loss, and therefore expects "
                              "target data `y` to be provided in `fit()`.")
@@ -142,12 +203,23 @@ def fit(model, x=None, y=None, batch_size=None, epochs=1, verbose=1, callbacks=N
             validation = data_adapter.validation_adapter(model, validation_data, validation_batch_size or batch_size,
                                                          validation_steps, **read)
         train, validation = strategy.shard(train, True), strategy.shard(validation, False)
-        return _run_epochs(model, strategy, train, validation, epochs, initial_epoch, verbose, callbacks,
-                           validation_freq, batch_size)
+        previous_history, steps_before = model.history, _optimizer_steps(model)
+        try:
+            return _run_epochs(model, strategy, train, validation, epochs, initial_epoch, verbose, callbacks,
+                               validation_freq, batch_size)
+        except (ValueError, TypeError):
+            if _optimizer_steps(model) == steps_before:  # data rejected before the first step: nothing changes
+                model.history = previous_history
+            raise
     finally:
         for adapter in (train, validation):
             if adapter is not None:
                 adapter.close()
+
+
+def _optimizer_steps(model):
+    iterations = getattr(model.optimizer, "iterations", None)
+    return None if iterations is None else int(iterations)
 
 
 def _run_epochs(model, strategy, train, validation, epochs, initial_epoch, verbose, callbacks, validation_freq,
@@ -231,8 +303,14 @@ def evaluate(model, x=None, y=None, batch_size=None, verbose=1, sample_weight=No
     model._assert_compiled()
     strategy = strategy_for(model)
     _check_positive("batch_size", batch_size)
+    _check_positive("steps", steps)
+    _check_positive("max_queue_size", max_queue_size, allow_none=False)
+    _check_non_negative("workers", workers)
+    _check_timeout(timeout)
+    verbose = _check_verbose(verbose)
+    callbacks = callbacks_list(callbacks)
     if x is not None and y is None and not data_adapter.is_streaming(x):
-        model._prepare_for(x)
+        model._prepare_for(data_adapter.build_sample(model, x))
         if _needs_targets(model) and not model._overrides("test_step"):
             raise ValueError("Target data is missing. Your model was compiled with a loss, and therefore expects "
                              "target data `y` to be provided in `evaluate()`.")
@@ -258,6 +336,12 @@ def predict(model, x, batch_size=None, verbose=0, steps=None, callbacks=None, ma
             use_multiprocessing=False, timeout=None):
     strategy = strategy_for(model)
     _check_positive("batch_size", batch_size)
+    _check_positive("steps", steps)
+    _check_positive("max_queue_size", max_queue_size, allow_none=False)
+    _check_non_negative("workers", workers)
+    _check_timeout(timeout)
+    verbose = _check_verbose(verbose)
+    callbacks = callbacks_list(callbacks)
     adapter = data_adapter.get_adapter(model, x, role="predict", batch_size=batch_size, shuffle=False, steps=steps,
                                        max_queue_size=max_queue_size, workers=workers,
                                        use_multiprocessing=use_multiprocessing, timeout=timeout, check_targets=False)

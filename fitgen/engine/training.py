@@ -209,7 +209,8 @@ class TrainingAPI:
 
         Raises:
             RuntimeError: the model was never compiled.
-            ValueError: data that does not fit the model, with the argument and the shapes named.
+            ValueError: data or arguments with bad values or shapes (the argument, input or batch is named).
+            TypeError: data or arguments of the wrong type (strings or objects for numbers, ...), named.
         """
         if "nb_epoch" in kwargs:
             import warnings
@@ -245,8 +246,14 @@ class TrainingAPI:
                                 use_multiprocessing=use_multiprocessing, timeout=timeout)
 
     # ------------------------------------------------------------------------------------ on_batch
-    def _one_batch(self, x, y, sample_weight, class_weight, check_targets=True):
-        self._prepare_for(x)
+    def _one_batch(self, x, y, sample_weight, class_weight, check_targets=True, method="train_on_batch"):
+        if x is None:
+            raise ValueError(f"`{method}` needs input data: `x` is None. Pass one array per model input.")
+        self._prepare_for(data_adapter.build_sample(self, x))
+        step = {"train_on_batch": "train_step", "test_on_batch": "test_step"}.get(method)
+        if y is None and step and trainer._needs_targets(self) and not self._overrides(step):
+            raise ValueError("Target data is missing. Your model was compiled with a loss, and therefore expects "
+                             f"target data `y` to be provided in `{method}()`.")
         adapter = data_adapter.array_adapter(self, x, y, sample_weight, batch_size=None, shuffle=False, steps=None,
                                              class_weight=class_weight, check_targets=check_targets, workers=0)
         adapter.batch_size = adapter.num_samples
@@ -268,7 +275,7 @@ class TrainingAPI:
     def test_on_batch(self, x, y=None, sample_weight=None, reset_metrics=True, return_dict=False):
         """Loss and metrics on one batch, in inference mode, with no update."""
         self._assert_compiled()
-        batch = self._one_batch(x, y, sample_weight, None)
+        batch = self._one_batch(x, y, sample_weight, None, method="test_on_batch")
         self.eval()
         runner = (CustomStepRunner(self, self.test_step, "test") if self._overrides("test_step")
                   else StepRunner(make_test_step(self), self._epoch_metrics))
@@ -283,7 +290,7 @@ class TrainingAPI:
 
     def predict_on_batch(self, x):
         """Predictions for one batch: an array, or a list of arrays for several outputs."""
-        batch = self._one_batch(x, None, None, None, check_targets=False)
+        batch = self._one_batch(x, None, None, None, check_targets=False, method="predict_on_batch")
         self.eval()
         runner = (CustomStepRunner(self, self.predict_step, "predict") if self._overrides("predict_step")
                   else PredictRunner(make_predict_step(self)))

@@ -38,6 +38,7 @@ def pad_sequences(sequences, maxlen=None, dtype="int32", padding="pre", truncati
     Raises:
         ValueError: for an unknown `padding` or `truncating` mode, a negative `maxlen`, a string `value`
             with a non-string `dtype`, a non-iterable entry or items of inconsistent shapes.
+        TypeError: items that `dtype` cannot hold (strings with the default integer dtype).
 
     Example:
 
@@ -83,7 +84,7 @@ def pad_sequences(sequences, maxlen=None, dtype="int32", padding="pre", truncati
         if not len(seq):
             continue
         kept = seq[-maxlen:] if truncating == "pre" else seq[:maxlen]
-        kept = np.asarray(kept, dtype=dtype)
+        kept = _as_dtype(kept, dtype, idx)
         if kept.shape[1:] != sample_shape:
             raise ValueError(
                 f"Shape of sample {kept.shape[1:]} of sequence at position {idx} is different from "
@@ -94,6 +95,21 @@ def pad_sequences(sequences, maxlen=None, dtype="int32", padding="pre", truncati
         else:
             padded[idx, -len(kept):] = kept
     return padded
+
+
+def _as_dtype(values, dtype, position):
+    """One sequence as `dtype`, or a TypeError naming the sequence when its items cannot be stored so (text in
+    an integer array)."""
+    try:
+        return np.asarray(values, dtype=dtype)
+    except (TypeError, ValueError) as error:
+        items = list(values)[:3]
+        kinds = sorted({type(v).__name__ for v in items})
+        hint = (" To pad strings, pass dtype=object (or a string dtype such as '<U10'); to feed text to a model, "
+                "turn it into integer ids first (fitgen.preprocessing.text.Tokenizer)."
+                if any(isinstance(v, (str, bytes)) for v in items) else "")
+        raise TypeError(f"`sequences[{position}]` holds {'/'.join(kinds)} values (e.g. {items!r}) that cannot be "
+                        f"stored in an array of dtype {np.dtype(dtype)}.{hint}") from error
 
 
 def make_sampling_table(size, sampling_factor=1e-5):

@@ -3,9 +3,11 @@
 Writers (h5py, csv, downloads) write into a temporary file in the destination's folder; only when they
 finish without error is the data flushed to disk and renamed over the destination (`os.replace` is atomic
 within one file system). A crash, kill or exception midway leaves at worst a stray `.tmp` file, never a
-half-written destination.
+half-written destination. The price is room for a second copy while the new file is written: a disk that
+fills up midway raises an OSError (ENOSPC) naming the destination, which keeps its previous content.
 """
 import contextlib
+import errno
 import os
 import tempfile
 
@@ -50,10 +52,45 @@ def atomic_write(path):
             _apply_umask(tmp)
         os.replace(tmp, path)
         _fsync_folder(folder)
-    except BaseException:
+    except BaseException as error:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
-        raise
+        code = _out_of_space(error, folder)
+        if code is None:
+            raise
+        raise OSError(code, f"{os.strerror(code)} while saving {path!r}: an atomic save writes the whole new file "
+                            f"next to the old one (as {os.path.basename(tmp)!r}) before replacing it, so it needs room "
+                            "for a second copy while it writes. The previous file, if any, is intact; free some "
+                            "space (or save elsewhere) and try again.", path) from error
+
+
+# Errors that mean "no room for the file": no space, file too large (e.g. a size limit), disk quota exceeded.
+_SPACE_ERRORS = {errno.ENOSPC: "No space left on device", errno.EFBIG: "File too large",
+                 errno.EDQUOT: "Disk quota exceeded"}
+# Below this many free bytes after a failed write, the failure is taken as the disk filling up (h5py sometimes
+# reports a full disk only as a secondary error, e.g. "Slist already enabled?" or "Unable to flush").
+_NEARLY_FULL = 1 << 16
+
+
+def _out_of_space(error, folder):
+    """The errno (ENOSPC, EFBIG, EDQUOT) when `error`, or one it was raised from, says the disk is full."""
+    if not isinstance(error, Exception):
+        return None
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, OSError) and error.errno in _SPACE_ERRORS:
+            return error.errno
+        text = str(error)
+        for code, words in _SPACE_ERRORS.items():
+            if words in text or f"errno = {code}," in text:
+                return code
+        error = error.__cause__ or error.__context__
+    try:
+        stats = os.statvfs(folder)
+    except (OSError, AttributeError):  # statvfs is POSIX only
+        return None
+    return errno.ENOSPC if stats.f_bavail * stats.f_frsize < _NEARLY_FULL else None
 
 
 def _fsync_file(path):

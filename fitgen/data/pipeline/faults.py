@@ -2,6 +2,7 @@
 
 See NOTE [ fitgen prefetch shutdown ] in prefetcher.py for where these are raised.
 """
+import pickle
 import signal
 import sys
 import traceback
@@ -18,8 +19,11 @@ class WorkerError:
     """An exception caught in a worker, carried to the caller (by pickle for process workers).
 
     The exception object itself may not pickle (or may hold a whole batch); what crosses is its type, the
-    formatted traceback text and the batch index. `reraise()` raises the same type where its constructor
-    takes one message, else a RuntimeError with the same text, like torch's ExceptionWrapper.
+    formatted traceback text, the batch index, and a pickle of the exception when it is small and pickles
+    back. `reraise()` raises the same type with the worker's traceback and the batch index in its message
+    where its constructor takes one message; otherwise the original exception itself (its attributes intact,
+    e.g. `UnreadableImageError.path`) with that text as a note; a RuntimeError with the text only when the
+    exception cannot be brought over at all.
     """
 
     def __init__(self, exc, index, where):
@@ -30,6 +34,7 @@ class WorkerError:
         self.traceback = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
         # Kept only inside one process (threads/inline); dropped when pickled.
         self.original = exc
+        self.pickled = _small_pickle(exc)
 
     def __getstate__(self):
         state = dict(self.__dict__, original=None)
@@ -38,7 +43,7 @@ class WorkerError:
     def degraded(self):
         """A copy whose exception type is dropped, for when the type itself cannot be pickled."""
         copy = object.__new__(WorkerError)
-        copy.__dict__.update(self.__getstate__(), exc_type=None)
+        copy.__dict__.update(self.__getstate__(), exc_type=None, pickled=None)
         return copy
 
     def message(self):
@@ -54,8 +59,39 @@ class WorkerError:
         except Exception:
             error = None
         if error is None or not isinstance(error, BaseException):
+            original = self._original()
+            if original is not None:
+                if hasattr(original, "add_note"):
+                    original.add_note(text)
+                raise original
             error = RuntimeError(text)
         raise error from self.original
+
+    def _original(self):
+        if self.original is not None:
+            return self.original
+        if self.pickled is None:
+            return None
+        try:
+            original = pickle.loads(self.pickled)
+        except Exception:
+            return None
+        return original if isinstance(original, BaseException) else None
+
+
+# Exceptions up to this size cross from process workers whole (beyond: type and text only).
+_PICKLE_LIMIT = 1 << 16
+
+
+def _small_pickle(exc):
+    """A pickle of `exc` that is small and loads back into the same type, else None."""
+    try:
+        data = pickle.dumps(exc)
+        if len(data) > _PICKLE_LIMIT or type(pickle.loads(data)) is not type(exc):
+            return None
+        return data
+    except Exception:
+        return None
 
 
 def describe_exit(exitcode):

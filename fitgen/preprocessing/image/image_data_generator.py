@@ -5,6 +5,7 @@ gives Keras's parameters), then applies each step to the whole batch at once (tr
 The draws come from a `numpy.random.RandomState` the iterator hands in, or from the global `np.random`
 when no seed was given, as in Keras.
 """
+import numbers
 import warnings
 
 import numpy as np
@@ -30,6 +31,48 @@ def _draw_shift(rng, shift_range, size):
     if np.max(shift_range) < 1:
         shift *= size
     return shift
+
+
+_NUMBERS = ("zca_epsilon", "rotation_range", "shear_range", "channel_shift_range", "cval", "validation_split")
+
+
+def _is_number(value):
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+
+
+def _check_arguments(arguments):
+    """TypeError for augmentation settings of the wrong type, naming the argument (Keras 2 failed on them
+    later, inside a worker, or not at all)."""
+    for name in _NUMBERS:
+        if not _is_number(arguments[name]):
+            raise TypeError(f"`{name}` must be a number. Received: {name}={arguments[name]!r} of type "
+                            f"{type(arguments[name]).__name__}")
+    for name in ("width_shift_range", "height_shift_range"):
+        value = arguments[name]
+        values = list(value) if isinstance(value, (list, tuple, np.ndarray)) else [value]
+        if not all(_is_number(v) for v in values):
+            raise TypeError(f"`{name}` must be a float (a fraction of the size if < 1, else pixels), an int or a "
+                            f"list of numbers. Received: {name}={value!r}")
+    if arguments["rescale"] is not None and not _is_number(arguments["rescale"]):
+        raise TypeError(f"`rescale` must be None or a number. Received: rescale={arguments['rescale']!r}")
+    brightness = arguments["brightness_range"]
+    if isinstance(brightness, (tuple, list)) and not all(_is_number(v) for v in brightness):
+        raise TypeError(f"`brightness_range` should be a tuple or list of two floats. Received: {brightness!r}")
+    function = arguments["preprocessing_function"]
+    if function is not None and not callable(function):
+        raise TypeError("`preprocessing_function` must be a function taking one image (a rank-3 array) and "
+                        f"returning it. Received: {function!r} of type {type(function).__name__}")
+
+
+def _preprocessed(function, image):
+    """`function(image)`, which must return an image of the same shape (None would silently become NaN)."""
+    result = function(image)
+    if result is None or np.shape(result) != np.shape(image):
+        got = "None" if result is None else f"{type(result).__name__} of shape {np.shape(result)}"
+        raise ValueError(f"`preprocessing_function` {getattr(function, '__name__', function)!r} must return the "
+                         f"image it was given, of shape {np.shape(image)}, but returned {got}. Return the "
+                         "modified array (a function that changes the image in place must still return it).")
+    return result
 
 
 class ImageDataGenerator:
@@ -96,6 +139,7 @@ class ImageDataGenerator:
         self.vertical_flip = vertical_flip
         self.rescale = rescale
         self.preprocessing_function = preprocessing_function
+        _check_arguments(locals())
         self.dtype = dtype or backend.floatx()
         self.interpolation_order = interpolation_order
         transforms.check_fill_mode(fill_mode)
@@ -281,7 +325,7 @@ class ImageDataGenerator:
         sample on its own.
         """
         if self.preprocessing_function:
-            x = self.preprocessing_function(x)
+            x = _preprocessed(self.preprocessing_function, x)
         if self.rescale:
             x *= self.rescale
         if self.samplewise_center:
@@ -405,7 +449,7 @@ class ImageDataGenerator:
         batch = np.array(batch, dtype=self.dtype, copy=None)
         if self.preprocessing_function:
             for i in range(len(batch)):
-                batch[i] = self.preprocessing_function(batch[i])
+                batch[i] = _preprocessed(self.preprocessing_function, batch[i])
         if self.rescale:
             batch *= self.rescale
         if self.samplewise_center:

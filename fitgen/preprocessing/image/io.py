@@ -27,6 +27,17 @@ class UnreadableImageError(OSError):
         super().__init__(f"Could not read the image file '{path}': {type(cause).__name__}: {cause}")
         self.path = path
 
+    def __reduce__(self):
+        # Pickled by process workers: rebuilt with its message and path (the cause is in the message).
+        return _rebuild_unreadable, (type(self), self.path, str(self)), self.__dict__
+
+
+def _rebuild_unreadable(cls, path, message):
+    error = cls.__new__(cls, message)
+    OSError.__init__(error, message)
+    error.path = path
+    return error
+
 
 def pil_image():
     """The `PIL.Image` module, or an ImportError that says how to install it."""

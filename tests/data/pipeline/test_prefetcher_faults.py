@@ -49,19 +49,38 @@ def test_generator_exception_keeps_type_and_position(mode):
     assert "generator broke at item 2" in str(info.value)
 
 
-def test_exception_type_that_needs_arguments_becomes_runtime_error():
-    class Picky(Exception):
-        def __init__(self, a, b):
-            super().__init__(a, b)
+class Picky(Exception):
+    """An exception whose constructor wants two arguments (it cannot be rebuilt from one message)."""
 
-    class Source(CountingSequence):
-        def __getitem__(self, index):
-            raise Picky(1, 2)
+    def __init__(self, a, b):
+        super().__init__(a, b)
+        self.b = b
 
-    with Prefetcher(Source(), workers=1) as prefetcher:
-        with pytest.raises(RuntimeError, match="Picky") as info:
+
+class PickySequence(CountingSequence):
+    def __init__(self, b=2):
+        super().__init__()
+        self.b = b
+
+    def __getitem__(self, index):
+        raise Picky(1, self.b)
+
+
+@pytest.mark.parametrize("mode", ["threads", "processes"])
+def test_exception_type_that_needs_arguments_keeps_its_type_and_attributes(mode):
+    options = dict(MODES[mode], workers=1)
+    with Prefetcher(PickySequence(), **options) as prefetcher:
+        with pytest.raises(Picky) as info:
             _consume(prefetcher)
-    assert isinstance(info.value.__cause__, Picky)
+    assert info.value.b == 2
+    notes = "\n".join(getattr(info.value, "__notes__", []))
+    assert "while producing batch 0" in notes and "Original traceback" in notes
+
+
+def test_exception_that_cannot_cross_processes_becomes_runtime_error():
+    with Prefetcher(PickySequence(b=threading.Lock()), workers=1, use_multiprocessing=True) as prefetcher:
+        with pytest.raises(RuntimeError, match="Picky.*batch 0"):
+            _consume(prefetcher)
 
 
 @pytest.mark.parametrize("how", ["kill", "exit"])
