@@ -59,11 +59,6 @@ def _unrecognised(data, argument="x"):
     return TypeError(f"Unrecognized data type for `{argument}`: received {type(data).__name__}. Expected {ACCEPTED}.")
 
 
-def is_streaming(data):
-    """True for data that yields batches itself (anything but arrays)."""
-    return data_kind(data) != "arrays"
-
-
 def get_adapter(model, x, y=None, sample_weight=None, *, role="training", batch_size=None, shuffle=False,
                 steps=None, class_weight=None, workers=1, use_multiprocessing=False, max_queue_size=10,
                 timeout=None, check_targets=True):
@@ -87,6 +82,8 @@ def get_adapter(model, x, y=None, sample_weight=None, *, role="training", batch_
                          timeout=timeout)
     if kind == "arrays":
         model._prepare_for(build_sample(model, x))
+        if role in _STEP_OF_ROLE:
+            require_targets(model, y, _STEP_OF_ROLE[role], _entry(role))
         adapter = array_adapter(model, x, y, sample_weight, batch_size=batch_size, shuffle=shuffle, steps=steps,
                                 class_weight=class_weight, check_targets=check_targets, role=role, **stream_kwargs)
         model._prepare_for(None)
@@ -147,8 +144,19 @@ def _entry(role):
     return {"training": "fit", "validation": "validation_data"}.get(role, role)
 
 
-def _needs_targets(model):
-    return any(spec.loss_fn is not None for spec in model._output_specs or []) and not model._overrides("test_step")
+# The step whose built-in form needs targets, per role with targets (a model's own step may not).
+_STEP_OF_ROLE = {"training": "train_step", "evaluate": "test_step"}
+
+
+def _needs_targets(model, step="test_step"):
+    return any(spec.loss_fn is not None for spec in model._output_specs or []) and not model._overrides(step)
+
+
+def require_targets(model, y, step, entry):
+    """ValueError when `y` is missing although the model's built-in `step` needs it (it was compiled with a loss)."""
+    if y is None and _needs_targets(model, step):
+        raise ValueError("Target data is missing. Your model was compiled with a loss, and therefore expects "
+                         f"target data `y` to be provided in `{entry}()`.")
 
 
 # Names of (inputs, targets, sample weights) in the messages of each role.
@@ -172,16 +180,22 @@ def array_adapter(model, x, y, sample_weight, batch_size, shuffle, steps, class_
                         class_weights=class_weights, finisher=BatchFinisher(model), **read_kwargs)
 
 
-def split_for_validation(model, x, y, sample_weight, validation_split):
+def split_for_validation(model, x, y, sample_weight, validation_split, validation_data=None):
+    """(x, y, sample_weight, validation_data) with Keras's `validation_split` applied: the last fraction of the
+    arrays becomes the validation data, unless `validation_data` is given (then the split is ignored, as in
+    Keras). Only arrays can be split."""
     if data_kind(x) != "arrays":
         raise ValueError("`validation_split` is only supported for NumPy arrays, torch tensors and array-likes; it "
                          f"cannot split data of type {type(x).__name__}. Pass `validation_data` instead.")
+    if validation_data is not None:
+        return x, y, sample_weight, validation_data
     model._prepare_for(build_sample(model, x))
     x_list = structure.align(x, model.input_names, "x")
     y_list = structure.align(y, model.output_names, "y", allow_missing=True)
     sw_list = sample_weight_list(model, sample_weight)
     structure.check_lengths(x_list, y_list, sw_list)
-    return validation_split_arrays(x_list, y_list, sw_list, validation_split)
+    (x, y, sample_weight), validation = validation_split_arrays(x_list, y_list, sw_list, validation_split)
+    return x, y, sample_weight, validation
 
 
 def validation_adapter(model, validation_data, batch_size, validation_steps, **read_kwargs):

@@ -156,11 +156,6 @@ def _should_validate(epoch, validation_freq):
     return epoch + 1 in validation_freq
 
 
-def _needs_targets(model):
-    """True when a built-in train/test step needs `y` (some output has a loss)."""
-    return any(spec.loss_fn is not None for spec in model._output_specs or [])
-
-
 def fit(model, x=None, y=None, batch_size=None, epochs=1, verbose=1, callbacks=None, validation_split=0.,
         validation_data=None, shuffle=True, class_weight=None, sample_weight=None, initial_epoch=0,
         steps_per_epoch=None, validation_steps=None, validation_batch_size=None, validation_freq=1,
@@ -183,18 +178,9 @@ def fit(model, x=None, y=None, batch_size=None, epochs=1, verbose=1, callbacks=N
                 timeout=timeout)
     if x is None:
         raise ValueError("`fit` needs training data: pass `x` (and `y`), or a generator / Sequence as `x`.")
-    if validation_data is None and validation_split:
-        (x, y, sample_weight), (x_val, y_val, sw_val) = data_adapter.split_for_validation(
-            model, x, y, sample_weight, validation_split)
-        validation_data = (x_val, y_val, sw_val)
-    if validation_split and data_adapter.is_streaming(x):
-        raise ValueError("`validation_split` is only supported for NumPy arrays, torch tensors and array-likes; "
-                         "it cannot split a generator or Sequence. Pass `validation_data` instead.")
-    if y is None and not data_adapter.is_streaming(x):
-        model._prepare_for(data_adapter.build_sample(model, x))
-        if _needs_targets(model) and not model._overrides("train_step"):
-            raise ValueError("Target data is missing. Your model was compiled with a loss, and therefore expects "
-                             "target data `y` to be provided in `fit()`.")
+    if validation_split:
+        x, y, sample_weight, validation_data = data_adapter.split_for_validation(
+            model, x, y, sample_weight, validation_split, validation_data)
     train = data_adapter.get_adapter(model, x, y, sample_weight, role="training", batch_size=batch_size,
                                      shuffle=shuffle, steps=steps_per_epoch, class_weight=class_weight, **read)
     validation = None
@@ -309,11 +295,6 @@ def evaluate(model, x=None, y=None, batch_size=None, verbose=1, sample_weight=No
     _check_timeout(timeout)
     verbose = _check_verbose(verbose)
     callbacks = callbacks_list(callbacks)
-    if x is not None and y is None and not data_adapter.is_streaming(x):
-        model._prepare_for(data_adapter.build_sample(model, x))
-        if _needs_targets(model) and not model._overrides("test_step"):
-            raise ValueError("Target data is missing. Your model was compiled with a loss, and therefore expects "
-                             "target data `y` to be provided in `evaluate()`.")
     adapter = data_adapter.get_adapter(model, x, y, sample_weight, role="evaluate", batch_size=batch_size,
                                        shuffle=False, steps=steps, max_queue_size=max_queue_size, workers=workers,
                                        use_multiprocessing=use_multiprocessing, timeout=timeout)

@@ -251,9 +251,8 @@ class TrainingAPI:
             raise ValueError(f"`{method}` needs input data: `x` is None. Pass one array per model input.")
         self._prepare_for(data_adapter.build_sample(self, x))
         step = {"train_on_batch": "train_step", "test_on_batch": "test_step"}.get(method)
-        if y is None and step and trainer._needs_targets(self) and not self._overrides(step):
-            raise ValueError("Target data is missing. Your model was compiled with a loss, and therefore expects "
-                             f"target data `y` to be provided in `{method}()`.")
+        if step:
+            data_adapter.require_targets(self, y, step, method)
         adapter = data_adapter.array_adapter(self, x, y, sample_weight, batch_size=None, shuffle=False, steps=None,
                                              class_weight=class_weight, check_targets=check_targets, workers=0)
         adapter.batch_size = adapter.num_samples
