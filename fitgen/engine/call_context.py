@@ -6,7 +6,6 @@ steps (user code calling a layer or a model directly) is collected by the layer 
 """
 import torch
 
-from fitgen import backend
 from fitgen.backend import common
 
 # The stack of active collectors; each holds (layer, loss tensor) pairs.
@@ -61,4 +60,4 @@ def collected_loss_values(collected):
 
 
 def as_loss_tensor(value):
-    return value if isinstance(value, torch.Tensor) else torch.as_tensor(value, dtype=backend.torch_dtype())
+    return value if isinstance(value, torch.Tensor) else torch.as_tensor(value, dtype=common.torch_dtype())

@@ -1,5 +1,5 @@
 """`Input` and `InputLayer`: the entry points of a functional model."""
-from fitgen import backend
+from fitgen.backend import common as backend  # configuration only: the engine never needs the ops
 from fitgen.engine.base_layer import Layer
 from fitgen.engine.keras_tensor import KerasTensor, Node
 

@@ -11,7 +11,7 @@ as backend functions called on them do (`fitgen.backend.dispatch`).
 import numpy as np
 import torch
 
-from fitgen import backend
+from fitgen.backend import common as backend  # configuration only: the engine never needs the ops
 from fitgen.engine.call_context import collect_losses
 
 

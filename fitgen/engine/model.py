@@ -7,7 +7,7 @@ import json
 import torch
 from torch import nn
 
-from fitgen import backend
+from fitgen.backend import common as backend  # configuration only: the engine never needs the ops
 from fitgen.distribute import is_chief
 from fitgen.engine.base_layer import Layer
 from fitgen.engine.functional import GraphNetwork

@@ -4,7 +4,7 @@ import warnings
 import numpy as np
 from torch import nn
 
-from fitgen import backend
+from fitgen.backend import common as backend  # configuration only: the engine never needs the ops
 from fitgen.engine.base_layer import Layer
 from fitgen.engine.input_layer import Input, InputLayer
 from fitgen.engine.keras_tensor import KerasTensor

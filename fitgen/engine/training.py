@@ -6,7 +6,7 @@ import warnings
 
 import numpy as np
 
-from fitgen import backend
+from fitgen.backend import common as backend  # configuration only: the engine never needs the ops
 from fitgen import optimizers as optimizers_module
 from fitgen.data import adapter as data_adapter
 from fitgen.data import structure
