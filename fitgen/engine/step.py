@@ -9,6 +9,8 @@ looks the same to it: `run(batch, size)`, then `results()` when logs are wanted.
 """
 import torch
 
+from fitgen import losses as losses_module
+from fitgen._losses.reduction import apply_mask
 from fitgen._metrics.base import Mean
 from fitgen.callbacks.logs import MetricLogs
 from fitgen.engine import call_context
@@ -21,15 +23,29 @@ def _regularized(model):
     return [(w, w.regularizer) for w in model.weights if w.regularizer is not None]
 
 
-def total_loss(specs, y, outputs, sw, extra_losses=()):
-    """(sum of loss_weight_k * loss_k + extra losses, [loss_k]) for one batch; ValueError when nothing to add."""
+def fused_losses(specs):
+    """Per output, the one-kernel batch mean of its loss (fitgen._losses.fused), or None."""
+    return [None if spec.loss_fn is None else losses_module.fused_mean_for(spec.loss_fn) for spec in specs]
+
+
+def total_loss(specs, y, outputs, sw, extra_losses=(), fused=None):
+    """(sum of loss_weight_k * loss_k + extra losses, [loss_k]) for one batch; ValueError when nothing to add.
+
+    `fused` (from `fused_losses`) gives each output's one-kernel mean, used when the batch has no sample weights
+    and the output no mask; it answers None for a batch it cannot take, which then goes the general way.
+    """
     total = None
     per_output = []
-    for spec, y_true, y_pred, weight in zip(specs, y, outputs, sw):
+    for index, (spec, y_true, y_pred, weight) in enumerate(zip(specs, y, outputs, sw)):
         if spec.loss_fn is None or y_true is None:
             per_output.append(None)
             continue
-        value = output_loss(spec, y_true, y_pred, weight)
+        value = None
+        if fused is not None and fused[index] is not None and weight is None \
+                and getattr(y_pred, "_keras_mask", None) is None:
+            value = fused[index](y_true, y_pred)
+        if value is None:
+            value = output_loss(spec, y_true, y_pred, weight)
         per_output.append(value)
         scaled = value if spec.loss_weight == 1.0 else value * spec.loss_weight
         total = scaled if total is None else total + scaled
@@ -63,6 +79,7 @@ def make_train_step(model, forward=None, loss_scale=None):
     a callable giving the factor on this rank's loss before backward. The returned loss is never scaled.
     """
     specs = model._output_specs
+    fused = fused_losses(specs)
     forward = model._forward if forward is None else forward
     optimizer = model.optimizer
     state = {}
@@ -99,7 +116,7 @@ def make_train_step(model, forward=None, loss_scale=None):
         if "regularized" not in state:
             prepare()
         params, constrained = model._trainable_tensors, state["constrained"]
-        total, per_output = total_loss(specs, y, outputs, sw, _extra_losses(state, model, collected))
+        total, per_output = total_loss(specs, y, outputs, sw, _extra_losses(state, model, collected), fused)
         for param in params:
             param.grad = None
         (total if loss_scale is None else total * loss_scale()).backward()
@@ -115,13 +132,14 @@ def make_train_step(model, forward=None, loss_scale=None):
 
 def make_test_step(model):
     specs = model._output_specs
+    fused = fused_losses(specs)
     state = {"regularized": _regularized(model)}
 
     def test_step(x, y, sw):
         call_context.PHASE[0] = 0
         with torch.inference_mode(), collect_losses() as collected:
             outputs = model._forward(x)
-            total, per_output = total_loss(specs, y, outputs, sw, _extra_losses(state, model, collected))
+            total, per_output = total_loss(specs, y, outputs, sw, _extra_losses(state, model, collected), fused)
         return total, per_output, outputs
 
     return test_step
@@ -294,13 +312,24 @@ class EpochMetrics:
             for spec in self.specs:
                 if not (spec.metrics or spec.weighted_metrics):
                     continue
-                y_true, y_pred = y[spec.index], outputs[spec.index].detach()
+                y_true, output = y[spec.index], outputs[spec.index]
                 if y_true is None:
                     continue
+                y_pred = output.detach()
+                # As tf-keras's MetricsContainer: an output's mask weighs every metric, and multiplies the
+                # sample weights of the weighted ones.
+                mask = getattr(output, "_keras_mask", None)
+                if mask is not None:
+                    mask = apply_mask(y_pred, None, mask)
                 for metric in spec.metrics:
-                    metric.update_state(y_true, y_pred)
-                for metric in spec.weighted_metrics:
-                    metric.update_state(y_true, y_pred, sample_weight=sw[spec.index])
+                    if mask is None:
+                        metric.update_state(y_true, y_pred)
+                    else:
+                        metric.update_state(y_true, y_pred, sample_weight=mask)
+                if spec.weighted_metrics:
+                    weight = sw[spec.index] if mask is None else apply_mask(y_pred, sw[spec.index], mask)
+                    for metric in spec.weighted_metrics:
+                        metric.update_state(y_true, y_pred, sample_weight=weight)
 
     def get_state(self):
         """The running sums (for BackupAndRestore), as CPU tensors."""
