@@ -11,6 +11,7 @@ from fitgen import backend
 from fitgen._losses.reduction import apply_valid_mask
 from fitgen._losses.reduction import squeeze_or_expand_dimensions
 from fitgen._metrics import fused
+from fitgen._metrics import registry
 from fitgen.utils import generic_utils
 
 
@@ -276,6 +277,5 @@ class MeanMetricWrapper(Mean):
         config = dict(config)
         fn = config.pop("fn", None)
         if cls is MeanMetricWrapper:
-            from fitgen.metrics import get
-            return cls(get(fn), **config)
+            return cls(registry.function_by_name(fn) if isinstance(fn, str) else fn, **config)
         return cls(**config)
