@@ -17,6 +17,8 @@ from fitgen.engine import call_context
 from fitgen.engine.base_layer import GradientFlags
 from fitgen.engine.call_context import collect_losses, collected_loss_values
 from fitgen.engine.compile_utils import output_loss
+from fitgen.engine import jit as jit_module
+from fitgen.engine.jit import CompiledGradients
 
 
 def _regularized(model):
@@ -72,14 +74,20 @@ def _extra_losses(state, model, collected):
     return extra
 
 
-def make_train_step(model, forward=None, loss_scale=None):
+def make_train_step(model, forward=None, loss_scale=None, jit_compile=False):
     """A function (x, y, sample_weight) -> (loss, per-output losses, outputs) that updates the weights once.
 
     `forward` and `loss_scale` are distribution's hooks (fitgen.distribute.ddp): a DDP-wrapped forward, and
     a callable giving the factor on this rank's loss before backward. The returned loss is never scaled.
+    `jit_compile` computes forward, loss and gradients with torch.compile where it can (engine/jit.py).
     """
     specs = model._output_specs
     fused = fused_losses(specs)
+    jit = None
+    if jit_compile:
+        jit = CompiledGradients(model, specs, fused, _extra_losses, total_loss)
+    elif getattr(model, "jit_compile", False) and (forward is not None or loss_scale is not None):
+        jit_module.warn_once(model, "distributed training is not compiled")
     forward = model._forward if forward is None else forward
     optimizer = model.optimizer
     state = {}
@@ -111,15 +119,19 @@ def make_train_step(model, forward=None, loss_scale=None):
         if not model.training:  # a callback's predict/evaluate in mid-epoch left it in inference mode
             model.train()
         call_context.PHASE[0] = 1
-        with collect_losses() as collected:
-            outputs = forward(x)
-        if "regularized" not in state:
-            prepare()
-        params, constrained = model._trainable_tensors, state["constrained"]
-        total, per_output = total_loss(specs, y, outputs, sw, _extra_losses(state, model, collected), fused)
-        for param in params:
-            param.grad = None
-        (total if loss_scale is None else total * loss_scale()).backward()
+        result = None if jit is None or "regularized" not in state else jit(x, y, sw, state)
+        if result is None:
+            with collect_losses() as collected:
+                outputs = forward(x)
+            if "regularized" not in state:
+                prepare()
+            total, per_output = total_loss(specs, y, outputs, sw, _extra_losses(state, model, collected), fused)
+            for param in model._trainable_tensors:
+                param.grad = None
+            (total if loss_scale is None else total * loss_scale()).backward()
+        else:
+            total, per_output, outputs = result
+        constrained = state["constrained"]
         optimizer.apply_gradients()
         if constrained:
             with torch.no_grad():
@@ -127,6 +139,7 @@ def make_train_step(model, forward=None, loss_scale=None):
                     weight.tensor.copy_(weight.from_keras(weight.constraint(weight.keras_view())))
         return total.detach(), per_output, outputs
 
+    train_step.jit = jit
     return train_step
 
 
@@ -205,6 +218,8 @@ class CustomStepRunner:
     def __init__(self, model, method, mode):
         self.model, self.method, self.mode = model, method, mode
         self.logs = {}
+        if mode == "train" and getattr(model, "jit_compile", False):
+            jit_module.warn_once(model, "a model's own train_step is not compiled, it runs as written")
         optimizer = model.optimizer
         if mode == "train" and optimizer is not None and not optimizer.built and model.weights:
             # Built for the compiled model's trainable weights, so a torch-style step can call
