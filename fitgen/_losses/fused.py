@@ -23,6 +23,8 @@ def _logits(y_pred, from_logits):
     carried = getattr(y_pred, "_keras_logits", None)
     if from_logits:
         return y_pred if carried is None else None  # both: the general path warns about it
+    if carried is not None and carried.dtype != y_pred.dtype and carried.is_floating_point():
+        carried = carried.to(y_pred.dtype)  # half-precision logits of a float32 softmax (mixed precision)
     return carried
 
 

@@ -110,6 +110,8 @@ class CompiledGradients:
             return "layers keep losses added outside any call (add_loss with a callable or a constant)"
         if model._epoch_metrics is not None and model._epoch_metrics.added or getattr(model, "_graph_metrics", None):
             return "the model logs values with add_metric"
+        if hasattr(model.optimizer, "get_scaled_loss"):
+            return "loss scaling (LossScaleOptimizer, mixed_float16) is not compiled"
         if torch.is_grad_enabled() is False:
             return "gradients are disabled"
         return None

@@ -19,6 +19,8 @@ from fitgen.engine.call_context import collect_losses, collected_loss_values
 from fitgen.engine.compile_utils import output_loss
 from fitgen.engine import jit as jit_module
 from fitgen.engine.jit import CompiledGradients
+from fitgen.mixed_precision.policy import MIXED_IN_USE, as_float32
+from fitgen.optimizers.loss_scale import LossScaleOptimizer
 
 
 def _regularized(model):
@@ -42,6 +44,8 @@ def total_loss(specs, y, outputs, sw, extra_losses=(), fused=None):
         if spec.loss_fn is None or y_true is None:
             per_output.append(None)
             continue
+        if MIXED_IN_USE[0]:
+            y_pred = as_float32(y_pred)  # losses are computed in float32 whatever the output's precision
         value = None
         if fused is not None and fused[index] is not None and weight is None \
                 and getattr(y_pred, "_keras_mask", None) is None:
@@ -90,6 +94,7 @@ def make_train_step(model, forward=None, loss_scale=None, jit_compile=False):
         jit_module.warn_once(model, "distributed training is not compiled")
     forward = model._forward if forward is None else forward
     optimizer = model.optimizer
+    scales_loss = isinstance(optimizer, LossScaleOptimizer)  # mixed_float16: backward of the scaled loss
     state = {}
 
     def prepare():
@@ -128,7 +133,8 @@ def make_train_step(model, forward=None, loss_scale=None, jit_compile=False):
             total, per_output = total_loss(specs, y, outputs, sw, _extra_losses(state, model, collected), fused)
             for param in model._trainable_tensors:
                 param.grad = None
-            (total if loss_scale is None else total * loss_scale()).backward()
+            loss = total if loss_scale is None else total * loss_scale()
+            (optimizer.get_scaled_loss(loss) if scales_loss else loss).backward()
         else:
             total, per_output, outputs = result
         constrained = state["constrained"]
@@ -162,7 +168,10 @@ def make_predict_step(model):
     def predict_step(x):
         call_context.PHASE[0] = 0
         with torch.inference_mode(), collect_losses():  # losses added by the forward pass are not wanted here
-            return model._forward(x)
+            outputs = model._forward(x)
+        if MIXED_IN_USE[0]:  # NumPy has no bfloat16: such outputs are returned as float32
+            outputs = [o.float() if o.dtype == torch.bfloat16 else o for o in outputs]
+        return outputs
     return predict_step
 
 

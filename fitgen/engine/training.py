@@ -16,6 +16,7 @@ from fitgen.engine.base_layer import GradientFlags
 from fitgen.engine.call_context import metrics_sink
 from fitgen.engine.step import (CustomStepRunner, EpochMetrics, PredictRunner, StepRunner, batch_size_of,
                                 make_predict_step, make_test_step, make_train_step)
+from fitgen.optimizers.loss_scale import LossScaleOptimizer
 
 _NOT_COMPILED = "You must compile your model before training/testing. Use `model.compile(optimizer, loss)`."
 
@@ -68,6 +69,8 @@ class TrainingAPI:
         if jit_compile not in (None, True, False, "auto"):
             raise ValueError(f"`jit_compile` must be True, False, None or 'auto'. Received: jit_compile={jit_compile!r}")
         self.optimizer = optimizers_module.get(optimizer)
+        if self._dtype_policy.name == "mixed_float16" and not isinstance(self.optimizer, LossScaleOptimizer):
+            self.optimizer = LossScaleOptimizer(self.optimizer)  # as tf-keras: float16 gradients need loss scaling
         self.jit_compile = jit_compile is True
         self._jit_warned = False
         self.loss = loss
