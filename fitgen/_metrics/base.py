@@ -277,5 +277,5 @@ class MeanMetricWrapper(Mean):
         config = dict(config)
         fn = config.pop("fn", None)
         if cls is MeanMetricWrapper:
-            return cls(registry.function_by_name(fn) if isinstance(fn, str) else fn, **config)
+            return cls(registry.function_by_name(fn) if isinstance(fn, (str, dict)) else fn, **config)
         return cls(**config)

@@ -37,10 +37,13 @@ FUNCTIONS = {
 
 
 def function_by_name(name):
-    """The metric function `name` stands for (custom objects in scope first).
+    """The metric function `name` stands for (custom objects in scope first); also tf-keras 2.13+'s form
+    `{"class_name": "function", "config": "categorical_accuracy", ...}`.
 
     Raises:
         ValueError: for an unknown name, listing the accepted ones.
     """
+    if isinstance(name, dict) and name.get("class_name") == "function":
+        name = name["config"]
     return generic_utils.deserialize_keras_object(name, module_objects=FUNCTIONS,
                                                   printable_module_name="metric function")
