@@ -180,9 +180,16 @@ def precision_scope(layer, inputs):
         return torch.autocast(device_type, dtype=backend.torch_dtype(layer._dtype_policy.compute_dtype)), inputs
     want = backend.torch_dtype(layer._dtype_policy.compute_dtype)
     inputs = _cast_half(inputs, want)
-    if torch.is_autocast_enabled(device_type):
+    if _autocast_enabled(device_type):
         return torch.autocast(device_type, enabled=False), inputs
     return contextlib.nullcontext(), inputs
+
+
+def _autocast_enabled(device_type):
+    try:
+        return torch.is_autocast_enabled(device_type)
+    except TypeError:  # torch < 2.4: one query per device kind
+        return torch.is_autocast_cpu_enabled() if device_type == "cpu" else torch.is_autocast_enabled()
 
 
 def _mode_of(layer):
