@@ -1,6 +1,11 @@
 """Framework overhead of one training epoch: fitgen `fit` beside a hand-written PyTorch loop, Keras 3 on its
 torch backend and tf-keras, on the same model and data, in one run.
 
+The model suite (`--models`: Keras-example models against the idiomatic and the channels_last PyTorch loop,
+with fitgen eager, `jit_compile=True` and `mixed_bfloat16` columns; samples per CPU-second and wall clock):
+
+    python bench/overhead.py --models all --threads 1 --rounds 3 [--frameworks fitgen "pytorch loop" ...]
+
 Two sizes: Keras's mnist_mlp (784-512-512-10 with Dropout, RMSprop, batch 128, 60,000 samples) and a tiny
 model (20-32-10, batch 32) where per-step overhead dominates; and a small CNN on channels_first images
 (`cnn_cf`: Conv-Pool-Conv-Pool-Flatten-Dense on (3, 16, 16), Adam, batch 64), the layout Theano-era Keras 2
@@ -14,11 +19,6 @@ FITGEN_KERAS3_PYTHON, e.g. a venv with torch and keras==3.8; `--tfkeras-python` 
 venv with tensorflow-cpu and tf-keras 2.21).
 
     python bench/overhead.py [--rounds 3] [--sizes tiny mlp cnn_cf] [--json bench/results/overhead.json]
-
-The model suite (Keras-example models against the idiomatic and the channels_last PyTorch loop, with fitgen
-eager, `jit_compile=True` and `mixed_bfloat16` columns; samples per CPU-second and wall-clock):
-
-    python bench/overhead.py --models all --threads 1 --rounds 3 [--frameworks fitgen "pytorch loop" ...]
 """
 import argparse
 import json
@@ -192,6 +192,92 @@ CNN_RUNNERS["keras 3 (torch)"] = CNN_COMMON + "import os\nos.environ['KERAS_BACK
     "assert K.__version__.startswith('3'), K.__version__\n" + CNN_KERAS_LIKE
 CNN_RUNNERS["tf-keras"] = CNN_COMMON + "import os\nos.environ['TF_CPP_MIN_LOG_LEVEL'] = '3'\nimport tf_keras as K\n" + \
     CNN_KERAS_LIKE
+
+
+def _runner(name, size):
+    return (CNN_RUNNERS if SIZES[size].get("model") == "cnn" else RUNNERS)[name]
+
+
+def run(name, size, repeats, python, notes=None, threads=None):
+    """Epoch times of one fresh process, or (None, error text). A runner's note lands in `notes[name]`."""
+    cfg = json.dumps(SIZES[size])
+    env = dict(os.environ, PYTHONPATH=str(pathlib.Path(__file__).resolve().parents[1]))
+    if threads:
+        # The same CPU thread budget for every framework (torch reads OMP_NUM_THREADS, TensorFlow its own two).
+        env.update(OMP_NUM_THREADS=str(threads), TF_NUM_INTRAOP_THREADS=str(threads), TF_NUM_INTEROP_THREADS="1")
+    proc = subprocess.run([python, "-c", _runner(name, size), cfg, str(repeats)], capture_output=True, text=True,
+                          env=env, timeout=1800)
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["failed"])[-1]
+        return None, last[:120]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    if result.get("note") and notes is not None:
+        notes[name] = result["note"]
+    return result["epoch_seconds"], None
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--sizes", nargs="+", default=list(SIZES))
+    parser.add_argument("--tfkeras-python", default=os.environ.get("FITGEN_TFKERAS_PYTHON", sys.executable))
+    parser.add_argument("--keras3-python", default=os.environ.get("FITGEN_KERAS3_PYTHON", sys.executable))
+    parser.add_argument("--threads", type=int, default=None,
+                        help="CPU threads for every framework (default: each library's own choice); 1 gives "
+                             "comparable numbers on a machine shared with other jobs")
+    parser.add_argument("--json", default="bench/results/overhead.json")
+    parser.add_argument("--models", nargs="*", default=None,
+                        help=f"rows of the model suite ({', '.join(MODELS)}); default: none, `--models all`: every one")
+    parser.add_argument("--epochs", type=int, default=3, help="timed epochs per run of the model suite")
+    parser.add_argument("--frameworks", nargs="+", default=MODEL_FRAMEWORKS,
+                        help="columns of the model suite (default: all; peers not installed are reported n/a)")
+    args = parser.parse_args()
+    pythons = {"tf-keras": args.tfkeras_python, "keras 3 (torch)": args.keras3_python}
+    if args.models is not None:
+        names = list(MODELS) if args.models in ([], ["all"]) else args.models
+        model_results = run_models(names, args.frameworks, args.rounds, pythons, args.threads, args.epochs)
+        print_models(model_results, args.threads)
+        path = pathlib.Path(args.json)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"rounds": args.rounds, "threads": args.threads, "models": MODELS,
+                                    "results": model_results, "load_average": os.getloadavg()}, indent=1))
+        print(f"wrote {path}")
+        return
+    results = {}
+    for size in args.sizes:
+        times = {name: [] for name in RUNNERS}
+        errors, notes = {}, {}
+        for _ in range(args.rounds):
+            for name in RUNNERS:
+                if name in errors:
+                    continue
+                epoch_times, error = run(name, size, 2, pythons.get(name, sys.executable), notes, args.threads)
+                if error:
+                    errors[name] = error
+                else:
+                    times[name].extend(epoch_times)
+        samples = SIZES[size]["samples"]
+        results[size] = {name: {"samples_per_s": samples / statistics.median(times[name]) if times[name] else None,
+                                "best_samples_per_s": samples / min(times[name]) if times[name] else None,
+                                "error": errors.get(name), "note": notes.get(name), "epoch_seconds": times[name]}
+                         for name in RUNNERS}
+    # Median and best epoch: on a shared machine noise only ever slows a run down, so the best epoch of
+    # each framework is the cleaner comparison; the median shows what a typical epoch costs.
+    print(f"{'size':6} {'framework':18} {'median/s':>10} {'ratio':>7} {'best/s':>10} {'ratio':>7}")
+    for size, row in results.items():
+        base, best_base = row["pytorch loop"]["samples_per_s"], row["pytorch loop"]["best_samples_per_s"]
+        for name, value in row.items():
+            rate, best = value["samples_per_s"], value["best_samples_per_s"]
+            if rate is None:
+                print(f"{size:6} {name:18} {'n/a':>10} ({value['error'][:50]})")
+                continue
+            note = f"  ({value['note']})" if value.get("note") else ""
+            print(f"{size:6} {name:18} {rate:10,.0f} {rate / base:6.2f}x {best:10,.0f} {best / best_base:6.2f}x{note}")
+    path = pathlib.Path(args.json)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"rounds": args.rounds, "threads": args.threads, "sizes": SIZES, "results": results},
+                               indent=1))
+    print(f"wrote {path}")
 
 
 # ------------------------------------------------------------------------------------------- the model suite
@@ -463,92 +549,6 @@ def print_models(results, threads):
             warm = statistics.median(value["warmup_seconds"])
             print(f"{name:12} {framework:29} {value['samples_per_cpu_s']:13,.0f} {ratio('samples_per_cpu_s'):>6} "
                   f"{value['samples_per_s']:10,.0f} {ratio('samples_per_s'):>6} {warm:9.1f}")
-
-
-def _runner(name, size):
-    return (CNN_RUNNERS if SIZES[size].get("model") == "cnn" else RUNNERS)[name]
-
-
-def run(name, size, repeats, python, notes=None, threads=None):
-    """Epoch times of one fresh process, or (None, error text). A runner's note lands in `notes[name]`."""
-    cfg = json.dumps(SIZES[size])
-    env = dict(os.environ, PYTHONPATH=str(pathlib.Path(__file__).resolve().parents[1]))
-    if threads:
-        # The same CPU thread budget for every framework (torch reads OMP_NUM_THREADS, TensorFlow its own two).
-        env.update(OMP_NUM_THREADS=str(threads), TF_NUM_INTRAOP_THREADS=str(threads), TF_NUM_INTEROP_THREADS="1")
-    proc = subprocess.run([python, "-c", _runner(name, size), cfg, str(repeats)], capture_output=True, text=True,
-                          env=env, timeout=1800)
-    if proc.returncode != 0:
-        last = (proc.stderr.strip().splitlines() or ["failed"])[-1]
-        return None, last[:120]
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
-    if result.get("note") and notes is not None:
-        notes[name] = result["note"]
-    return result["epoch_seconds"], None
-
-
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--sizes", nargs="+", default=list(SIZES))
-    parser.add_argument("--tfkeras-python", default=os.environ.get("FITGEN_TFKERAS_PYTHON", sys.executable))
-    parser.add_argument("--keras3-python", default=os.environ.get("FITGEN_KERAS3_PYTHON", sys.executable))
-    parser.add_argument("--threads", type=int, default=None,
-                        help="CPU threads for every framework (default: each library's own choice); 1 gives "
-                             "comparable numbers on a machine shared with other jobs")
-    parser.add_argument("--json", default="bench/results/overhead.json")
-    parser.add_argument("--models", nargs="*", default=None,
-                        help=f"rows of the model suite ({', '.join(MODELS)}); default: none, `--models all`: every one")
-    parser.add_argument("--epochs", type=int, default=3, help="timed epochs per run of the model suite")
-    parser.add_argument("--frameworks", nargs="+", default=MODEL_FRAMEWORKS,
-                        help="columns of the model suite (default: all; peers not installed are reported n/a)")
-    args = parser.parse_args()
-    pythons = {"tf-keras": args.tfkeras_python, "keras 3 (torch)": args.keras3_python}
-    if args.models is not None:
-        names = list(MODELS) if args.models in ([], ["all"]) else args.models
-        model_results = run_models(names, args.frameworks, args.rounds, pythons, args.threads, args.epochs)
-        print_models(model_results, args.threads)
-        path = pathlib.Path(args.json)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"rounds": args.rounds, "threads": args.threads, "models": MODELS,
-                                    "results": model_results, "load_average": os.getloadavg()}, indent=1))
-        print(f"wrote {path}")
-        return
-    results = {}
-    for size in args.sizes:
-        times = {name: [] for name in RUNNERS}
-        errors, notes = {}, {}
-        for _ in range(args.rounds):
-            for name in RUNNERS:
-                if name in errors:
-                    continue
-                epoch_times, error = run(name, size, 2, pythons.get(name, sys.executable), notes, args.threads)
-                if error:
-                    errors[name] = error
-                else:
-                    times[name].extend(epoch_times)
-        samples = SIZES[size]["samples"]
-        results[size] = {name: {"samples_per_s": samples / statistics.median(times[name]) if times[name] else None,
-                                "best_samples_per_s": samples / min(times[name]) if times[name] else None,
-                                "error": errors.get(name), "note": notes.get(name), "epoch_seconds": times[name]}
-                         for name in RUNNERS}
-    # Median and best epoch: on a shared machine noise only ever slows a run down, so the best epoch of
-    # each framework is the cleaner comparison; the median shows what a typical epoch costs.
-    print(f"{'size':6} {'framework':18} {'median/s':>10} {'ratio':>7} {'best/s':>10} {'ratio':>7}")
-    for size, row in results.items():
-        base, best_base = row["pytorch loop"]["samples_per_s"], row["pytorch loop"]["best_samples_per_s"]
-        for name, value in row.items():
-            rate, best = value["samples_per_s"], value["best_samples_per_s"]
-            if rate is None:
-                print(f"{size:6} {name:18} {'n/a':>10} ({value['error'][:50]})")
-                continue
-            note = f"  ({value['note']})" if value.get("note") else ""
-            print(f"{size:6} {name:18} {rate:10,.0f} {rate / base:6.2f}x {best:10,.0f} {best / best_base:6.2f}x{note}")
-    path = pathlib.Path(args.json)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"rounds": args.rounds, "threads": args.threads, "sizes": SIZES, "results": results},
-                               indent=1))
-    print(f"wrote {path}")
 
 
 if __name__ == "__main__":
