@@ -20,7 +20,7 @@ from fitgen.engine.input_spec import InputSpec, assert_input_compatibility  # no
 from fitgen.engine.keras_tensor import Node  # noqa: F401 (keras.engine.base_layer.Node in Keras 2)
 from fitgen.engine.layer_weight import LayerWeight, Layout, Permute  # noqa: F401 (layers import them from here)
 from fitgen.utils.generic_utils import to_snake_case
-from fitgen.mixed_precision import policy as policy_module  # noqa: I001 (kept apart: merges beside the line above)
+from fitgen.mixed_precision import policy as policy_module
 from fitgen.mixed_precision.policy import MIXED_IN_USE
 
 _ALLOWED_KWARGS = {"input_dim", "input_shape", "batch_input_shape", "batch_size", "weights",
