@@ -22,6 +22,14 @@ from fitgen.models import Sequential
 FIXTURES = pathlib.Path(__file__).resolve().parents[1] / "fixtures" / "keras2"
 
 
+@pytest.fixture(autouse=True)
+def one_compile_thread(monkeypatch):
+    # Inductor compiles in a thread pool it keeps for the life of the process; with one compile thread it
+    # makes none, which keeps these tests free of leftover threads.
+    from torch._inductor import config
+    monkeypatch.setattr(config, "compile_threads", 1)
+
+
 @pytest.fixture
 def aot_eager(monkeypatch):
     monkeypatch.setattr(jit, "BACKEND", "aot_eager")
@@ -45,10 +53,7 @@ def _assert_same_training(eager, compiled, rtol=1e-5):
         np.testing.assert_allclose(mine, reference, rtol=rtol, atol=1e-6)
 
 
-def test_inductor_step_matches_the_eager_step_with_dropout_and_a_short_last_batch(monkeypatch):
-    # Inductor compiles in a thread pool it keeps for the process; one thread keeps this test leak-free.
-    from torch._inductor import config
-    monkeypatch.setattr(config, "compile_threads", 1)
+def test_inductor_step_matches_the_eager_step_with_dropout_and_a_short_last_batch():
     rng = np.random.default_rng(0)
     x = rng.standard_normal((100, 6)).astype("float32")  # 100 = 6 batches of 16 + a last batch of 4
     y = np.eye(3, dtype="float32")[rng.integers(0, 3, 100)]
