@@ -1,6 +1,11 @@
 """Framework overhead of one training epoch: fitgen `fit` beside a hand-written PyTorch loop, Keras 3 on its
 torch backend and tf-keras, on the same model and data, in one run.
 
+The model suite (`--models`: Keras-example models against the idiomatic and the channels_last PyTorch loop,
+with fitgen eager, `jit_compile=True` and `mixed_bfloat16` columns; samples per CPU-second and wall clock):
+
+    python bench/overhead.py --models all --threads 1 --rounds 3 [--frameworks fitgen "pytorch loop" ...]
+
 Two sizes: Keras's mnist_mlp (784-512-512-10 with Dropout, RMSprop, batch 128, 60,000 samples) and a tiny
 model (20-32-10, batch 32) where per-step overhead dominates; and a small CNN on channels_first images
 (`cnn_cf`: Conv-Pool-Conv-Pool-Flatten-Dense on (3, 16, 16), Adam, batch 64), the layout Theano-era Keras 2
@@ -310,8 +315,23 @@ def main():
                         help="CPU threads for every framework (default: each library's own choice); 1 gives "
                              "comparable numbers on a machine shared with other jobs")
     parser.add_argument("--json", default="bench/results/overhead.json")
+    parser.add_argument("--models", nargs="*", default=None,
+                        help=f"rows of the model suite ({', '.join(MODELS)}); default: none, `--models all`: every one")
+    parser.add_argument("--epochs", type=int, default=3, help="timed epochs per run of the model suite")
+    parser.add_argument("--frameworks", nargs="+", default=MODEL_FRAMEWORKS,
+                        help="columns of the model suite (default: all; peers not installed are reported n/a)")
     args = parser.parse_args()
     pythons = {"tf-keras": args.tfkeras_python, "keras 3 (torch)": args.keras3_python}
+    if args.models is not None:
+        names = list(MODELS) if args.models in ([], ["all"]) else args.models
+        model_results = run_models(names, args.frameworks, args.rounds, pythons, args.threads, args.epochs)
+        print_models(model_results, args.threads)
+        path = pathlib.Path(args.json)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"rounds": args.rounds, "threads": args.threads, "models": MODELS,
+                                    "results": model_results, "load_average": os.getloadavg()}, indent=1))
+        print(f"wrote {path}")
+        return
     results = {}
     for size in args.sizes:
         runners = SIZE_RUNNERS.get(size, RUNNERS)
@@ -348,6 +368,277 @@ def main():
     path.write_text(json.dumps({"rounds": args.rounds, "threads": args.threads, "sizes": SIZES, "results": results},
                                indent=1))
     print(f"wrote {path}")
+
+
+# ------------------------------------------------------------------------------------------- the model suite
+# Keras-example models beside the idiomatic PyTorch loop (NCHW data for convnets, nn.LSTM/nn.GRU, `loss.item()`
+# every step, accuracy counted on the device) and the same loop in torch's channels_last memory format, with
+# fitgen eager, fitgen `jit_compile=True` and fitgen `mixed_bfloat16` columns. Every runner reports each epoch's
+# wall and CPU seconds: with `--threads 1` samples per CPU-second compare the work each framework does, without
+# it wall-clock samples/s show what all cores give. The first (warm-up) epoch is reported apart: for jit it
+# includes torch.compile.
+MODELS = {
+    "tiny": dict(kind="vector", features=20, hidden=[32], dropout=0.0, classes=10, batch=32, samples=16000,
+                 optimizer="sgd"),
+    "mnist_mlp": dict(kind="vector", features=784, hidden=[512, 512], dropout=0.2, classes=10, batch=128,
+                      samples=12800, optimizer="rmsprop"),
+    "cifar10_cnn": dict(kind="image", image=[32, 32, 3], classes=10, batch=32, samples=1024, optimizer="rmsprop"),
+    "resnet_bn": dict(kind="image", image=[32, 32, 3], classes=10, batch=64, samples=1024, optimizer="adam"),
+    "lstm": dict(kind="text", words=5000, length=80, embed=64, units=64, batch=32, samples=2048, optimizer="adam"),
+    "gru": dict(kind="text", words=5000, length=80, embed=64, units=64, batch=32, samples=2048, optimizer="adam"),
+    "conv1d": dict(kind="text", words=5000, length=100, embed=50, filters=128, hidden=128, batch=32, samples=2048,
+                   optimizer="adam"),
+}
+MODEL_FRAMEWORKS = ["pytorch loop", "pytorch loop (channels_last)", "fitgen", "fitgen jit", "fitgen bf16",
+                    "tf-keras", "keras 3 (torch)"]
+
+MODEL_COMMON = textwrap.dedent("""
+    import json, sys, time
+    import numpy as np
+    name, cfg, repeats = sys.argv[1], json.loads(sys.argv[2]), int(sys.argv[3])
+    rng = np.random.default_rng(0)
+    n = cfg["samples"]
+    if cfg["kind"] == "vector":
+        x = rng.standard_normal((n, cfg["features"])).astype("float32")
+        labels = rng.integers(0, cfg["classes"], n)
+    elif cfg["kind"] == "image":
+        x = rng.standard_normal([n] + cfg["image"]).astype("float32")  # channels_last, as Keras
+        labels = rng.integers(0, cfg["classes"], n)
+    else:
+        x = rng.integers(1, cfg["words"], (n, cfg["length"]))
+        labels = rng.integers(0, 2, n)
+    def timed(epoch):
+        warm = time.perf_counter(); epoch(); warm = time.perf_counter() - warm
+        wall, cpu = [], []
+        for _ in range(repeats):
+            t, c = time.perf_counter(), time.process_time()
+            epoch()
+            wall.append(time.perf_counter() - t); cpu.append(time.process_time() - c)
+        print(json.dumps({"epoch_seconds": wall, "epoch_cpu_seconds": cpu, "warmup_seconds": warm}))
+""")
+
+MODEL_TORCH = MODEL_COMMON + textwrap.dedent("""
+    import torch
+    from torch import nn
+    F = nn.functional
+    channels_last = sys.argv[4] == "channels_last"
+
+    class Residual(nn.Module):
+        def __init__(self, cin, cout, stride):
+            super().__init__()
+            self.a = nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1), nn.BatchNorm2d(cout, eps=1e-3, momentum=0.01),
+                                   nn.ReLU(), nn.Conv2d(cout, cout, 3, 1, 1), nn.BatchNorm2d(cout, eps=1e-3, momentum=0.01))
+            self.skip = nn.Identity() if stride == 1 and cin == cout else nn.Conv2d(cin, cout, 1, stride)
+        def forward(self, t):
+            return F.relu(self.a(t) + self.skip(t))
+
+    class Text(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embed = nn.Embedding(cfg["words"], cfg["embed"])
+            if name == "conv1d":
+                self.conv = nn.Conv1d(cfg["embed"], cfg["filters"], 3)
+                self.hidden = nn.Linear(cfg["filters"], cfg["hidden"])
+                self.out = nn.Linear(cfg["hidden"], 1)
+            else:
+                self.rnn = (nn.LSTM if name == "lstm" else nn.GRU)(cfg["embed"], cfg["units"], batch_first=True)
+                self.out = nn.Linear(cfg["units"], 1)
+            self.drop = nn.Dropout(0.2)
+        def forward(self, t):
+            h = self.embed(t)
+            if name == "conv1d":
+                h = F.relu(self.conv(self.drop(h).transpose(1, 2))).amax(-1)
+                return self.out(F.relu(self.drop(self.hidden(h)))).squeeze(-1)
+            return self.out(self.rnn(h)[0][:, -1]).squeeze(-1)
+
+    if cfg["kind"] == "vector":
+        layers, width = [], cfg["features"]
+        for units in cfg["hidden"]:
+            layers += [nn.Linear(width, units), nn.ReLU()] + ([nn.Dropout(cfg["dropout"])] if cfg["dropout"] else [])
+            width = units
+        model = nn.Sequential(*layers, nn.Linear(width, cfg["classes"]))
+    elif name == "cifar10_cnn":
+        model = nn.Sequential(nn.Conv2d(3, 32, 3, padding=1), nn.ReLU(), nn.Conv2d(32, 32, 3), nn.ReLU(),
+                              nn.MaxPool2d(2), nn.Dropout(0.25), nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(),
+                              nn.Conv2d(64, 64, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Dropout(0.25), nn.Flatten(),
+                              nn.Linear(64 * 6 * 6, 512), nn.ReLU(), nn.Dropout(0.5), nn.Linear(512, cfg["classes"]))
+    elif name == "resnet_bn":
+        model = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.BatchNorm2d(16, eps=1e-3, momentum=0.01), nn.ReLU(),
+                              Residual(16, 16, 1), Residual(16, 32, 2), Residual(32, 64, 2),
+                              nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, cfg["classes"]))
+    else:
+        model = Text()
+    opt = {"sgd": lambda p: torch.optim.SGD(p, lr=0.01),
+           "rmsprop": lambda p: torch.optim.RMSprop(p, lr=0.001 if cfg["kind"] == "vector" else 1e-4, alpha=0.9, eps=1e-7),
+           "adam": lambda p: torch.optim.Adam(p, lr=0.001, eps=1e-7)}[cfg["optimizer"]](model.parameters())
+    X = torch.from_numpy(x)
+    if cfg["kind"] == "image":
+        X = X.permute(0, 3, 1, 2).contiguous()  # the idiomatic NCHW layout
+        if channels_last:
+            model = model.to(memory_format=torch.channels_last)
+            X = X.contiguous(memory_format=torch.channels_last)
+    Y = torch.from_numpy(labels)
+    binary = cfg["kind"] == "text"
+    if binary:
+        Y = Y.float()
+
+    def epoch():
+        model.train()
+        correct = torch.zeros((), dtype=torch.long)
+        perm = torch.randperm(len(X))
+        for i in range(0, len(X), cfg["batch"]):
+            idx = perm[i:i + cfg["batch"]]
+            xb, yb = X[idx], Y[idx]
+            opt.zero_grad(set_to_none=True)
+            out = model(xb)
+            loss = F.binary_cross_entropy_with_logits(out, yb) if binary else F.cross_entropy(out, yb)
+            loss.backward()
+            opt.step()
+            loss.item()  # any logging loop reads the loss every step
+            with torch.no_grad():
+                correct += ((out > 0) == (yb > 0.5)).sum() if binary else (out.argmax(1) == yb).sum()
+        return correct.item() / len(X)
+    timed(epoch)
+""")
+
+MODEL_KERAS_LIKE = textwrap.dedent("""
+    def build(K):
+        L = K.layers
+        head = [L.Dense(1), L.Activation("sigmoid", dtype="float32")] if cfg["kind"] == "text" else \
+            [L.Dense(cfg["classes"]), L.Activation("softmax", dtype="float32")]
+        if cfg["kind"] == "vector":
+            body = []
+            for i, units in enumerate(cfg["hidden"]):
+                body.append(L.Dense(units, activation="relu", **({"input_shape": (cfg["features"],)} if i == 0 else {})))
+                if cfg["dropout"]:
+                    body.append(L.Dropout(cfg["dropout"]))
+            return K.Sequential(body + head)
+        if name == "cifar10_cnn":
+            return K.Sequential([
+                L.Conv2D(32, 3, padding="same", activation="relu", input_shape=tuple(cfg["image"])),
+                L.Conv2D(32, 3, activation="relu"), L.MaxPooling2D(), L.Dropout(0.25),
+                L.Conv2D(64, 3, padding="same", activation="relu"), L.Conv2D(64, 3, activation="relu"),
+                L.MaxPooling2D(), L.Dropout(0.25), L.Flatten(), L.Dense(512, activation="relu"), L.Dropout(0.5)] + head)
+        if name == "resnet_bn":
+            def residual(t, filters, stride):
+                a = L.Conv2D(filters, 3, strides=stride, padding="same")(t)
+                a = L.Activation("relu")(L.BatchNormalization()(a))
+                a = L.BatchNormalization()(L.Conv2D(filters, 3, padding="same")(a))
+                skip = t if stride == 1 and t.shape[-1] == filters else L.Conv2D(filters, 1, strides=stride)(t)
+                return L.Activation("relu")(L.add([a, skip]))
+            inputs = K.Input(tuple(cfg["image"]))
+            h = L.Activation("relu")(L.BatchNormalization()(L.Conv2D(16, 3, padding="same")(inputs)))
+            h = residual(residual(residual(h, 16, 1), 32, 2), 64, 2)
+            h = L.GlobalAveragePooling2D()(h)
+            for layer in head:
+                h = layer(h)
+            return K.Model(inputs, h)
+        embed = [L.Embedding(cfg["words"], cfg["embed"], input_length=cfg["length"])]
+        if name == "conv1d":
+            return K.Sequential(embed + [L.Dropout(0.2), L.Conv1D(cfg["filters"], 3, activation="relu"),
+                                         L.GlobalMaxPooling1D(), L.Dense(cfg["hidden"]), L.Dropout(0.2),
+                                         L.Activation("relu")] + head)
+        return K.Sequential(embed + [(L.LSTM if name == "lstm" else L.GRU)(cfg["units"])] + head)
+
+    def compile_and_time(K, model, **compile_kwargs):
+        lr = 0.001 if cfg["kind"] == "vector" or cfg["optimizer"] != "rmsprop" else 1e-4
+        optimizer = {"sgd": K.optimizers.SGD(0.01), "rmsprop": K.optimizers.RMSprop(lr),
+                     "adam": K.optimizers.Adam(0.001)}[cfg["optimizer"]]
+        loss = "binary_crossentropy" if cfg["kind"] == "text" else "sparse_categorical_crossentropy"
+        model.compile(optimizer, loss, metrics=["acc"], **compile_kwargs)
+        y = labels.astype("float32")[:, None] if cfg["kind"] == "text" else labels
+        timed(lambda: model.fit(x, y, batch_size=cfg["batch"], epochs=1, verbose=0))
+""")
+
+MODEL_FITGEN = MODEL_COMMON + MODEL_KERAS_LIKE + textwrap.dedent("""
+    import fitgen
+    from fitgen import layers, models, mixed_precision, optimizers
+    class K:
+        Sequential, Model, Input, layers, optimizers = models.Sequential, models.Model, fitgen.Input, layers, optimizers
+    variant = sys.argv[4]
+    if variant == "bf16":
+        mixed_precision.set_global_policy("mixed_bfloat16")
+    model = build(K)
+    compile_and_time(K, model, **({"jit_compile": True} if variant == "jit" else {}))
+""")
+
+MODEL_KERAS = MODEL_COMMON + MODEL_KERAS_LIKE + textwrap.dedent("""
+    import os
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    if sys.argv[4] == "keras3":
+        os.environ["KERAS_BACKEND"] = "torch"
+        import keras as K
+        assert K.__version__.startswith("3"), K.__version__
+    else:
+        import tf_keras as K
+    compile_and_time(K, build(K))
+""")
+
+
+def model_run(framework, name, repeats, python, threads=None):
+    """(result dict, None) for one fresh process of `framework` training model `name`, or (None, error text)."""
+    script, variant = {
+        "pytorch loop": (MODEL_TORCH, "nchw"), "pytorch loop (channels_last)": (MODEL_TORCH, "channels_last"),
+        "fitgen": (MODEL_FITGEN, "eager"), "fitgen jit": (MODEL_FITGEN, "jit"), "fitgen bf16": (MODEL_FITGEN, "bf16"),
+        "tf-keras": (MODEL_KERAS, "tf"), "keras 3 (torch)": (MODEL_KERAS, "keras3")}[framework]
+    env = dict(os.environ, PYTHONPATH=str(pathlib.Path(__file__).resolve().parents[1]))
+    if threads:
+        env.update(OMP_NUM_THREADS=str(threads), TF_NUM_INTRAOP_THREADS=str(threads), TF_NUM_INTEROP_THREADS="1")
+    proc = subprocess.run([python, "-c", script, name, json.dumps(MODELS[name]), str(repeats), variant],
+                          capture_output=True, text=True, env=env, timeout=3600)
+    if proc.returncode != 0:
+        return None, ((proc.stderr.strip().splitlines() or ["failed"])[-1])[:120]
+    return json.loads(proc.stdout.strip().splitlines()[-1]), None
+
+
+def run_models(names, frameworks, rounds, pythons, threads, epochs=3):
+    """Frameworks take turns on each model for `rounds` rounds of `epochs` timed epochs (after a warm-up one);
+    returns {model: {framework: summary}}."""
+    results = {}
+    for name in names:
+        samples = MODELS[name]["samples"]
+        runs = {framework: [] for framework in frameworks}
+        errors = {}
+        for _ in range(rounds):
+            for framework in frameworks:
+                if framework in errors:
+                    continue
+                result, error = model_run(framework, name, epochs, pythons.get(framework, sys.executable), threads)
+                if error:
+                    errors[framework] = error
+                else:
+                    runs[framework].append(result)
+        row = {}
+        for framework in frameworks:
+            wall = [t for r in runs[framework] for t in r["epoch_seconds"]]
+            cpu = [t for r in runs[framework] for t in r["epoch_cpu_seconds"]]
+            row[framework] = {
+                "error": errors.get(framework),
+                "samples_per_s": samples / statistics.median(wall) if wall else None,
+                "samples_per_cpu_s": samples / statistics.median(cpu) if cpu else None,
+                "best_samples_per_cpu_s": samples / min(cpu) if cpu else None,
+                "warmup_seconds": [r["warmup_seconds"] for r in runs[framework]],
+                "epoch_seconds": wall, "epoch_cpu_seconds": cpu}
+        results[name] = row
+    return results
+
+
+def print_models(results, threads):
+    """One table: samples/s by CPU time (comparable under load) and by wall clock, each against the loop."""
+    print(f"\n{'model':12} {'framework':29} {'samples/CPU-s':>13} {'ratio':>6} {'samples/s':>10} {'ratio':>6} "
+          f"{'warm-up s':>9}   (threads: {threads or 'all'})")
+    for name, row in results.items():
+        base = row.get("pytorch loop", {})
+        for framework, value in row.items():
+            if value["error"] or value["samples_per_s"] is None:
+                print(f"{name:12} {framework:29} {'n/a':>13}  ({(value['error'] or 'not run')[:60]})")
+                continue
+
+            def ratio(key):
+                return f"{value[key] / base[key]:5.2f}x" if base.get(key) else "   n/a"
+            warm = statistics.median(value["warmup_seconds"])
+            print(f"{name:12} {framework:29} {value['samples_per_cpu_s']:13,.0f} {ratio('samples_per_cpu_s'):>6} "
+                  f"{value['samples_per_s']:10,.0f} {ratio('samples_per_s'):>6} {warm:9.1f}")
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ Loss functions return per-sample values reduced over the last axis only (`(N,)` 
 for `(N, T, C)`). Loss classes (`MeanSquaredError()`, ...) reduce them with `sample_weight` to a scalar using
 tf-keras's rule `sum(w * l) / number of elements of l` (`compute_weighted_loss`, which the engine also uses).
 """
+from fitgen._losses import fused
 from fitgen._losses.functions import binary_crossentropy
 from fitgen._losses.functions import categorical_crossentropy
 from fitgen._losses.functions import categorical_hinge
@@ -75,6 +76,11 @@ class Loss:
     def _get_reduction(self):
         return Reduction.SUM_OVER_BATCH_SIZE if self.reduction == Reduction.AUTO else self.reduction
 
+    def fused_mean(self):
+        """The engine's one-kernel batch mean of this loss (`fitgen._losses.fused`), or None: a loss object
+        only has one when it is a built-in function with a mean reduction."""
+        return None
+
     def get_config(self):
         return {"reduction": self.reduction, "name": self.name}
 
@@ -98,6 +104,13 @@ class LossFunctionWrapper(Loss):
         if hasattr(y_true, "dim") and hasattr(y_pred, "dim"):
             y_pred, y_true = squeeze_or_expand_dimensions(y_pred, y_true)
         return self.fn(y_true, y_pred, **self._fn_kwargs)
+
+    def fused_mean(self):
+        cls = type(self)
+        if self._get_reduction() != Reduction.SUM_OVER_BATCH_SIZE or cls.call is not LossFunctionWrapper.call \
+                or cls.__call__ is not Loss.__call__:
+            return None  # another reduction, or a subclass computing something of its own
+        return fused.fused_mean_for(self.fn, self._fn_kwargs)
 
     def get_config(self):
         config = super().get_config()
@@ -241,3 +254,11 @@ def is_categorical_crossentropy(loss):
             or (isinstance(loss, LossFunctionWrapper) and loss.fn is categorical_crossentropy)
             or getattr(loss, "__name__", None) == "categorical_crossentropy"
             or loss == "categorical_crossentropy")
+
+
+def fused_mean_for(loss):
+    """For a compiled loss (function or Loss object), the engine's one-kernel batch mean, or None (see
+    `fitgen._losses.fused`)."""
+    if isinstance(loss, Loss):
+        return loss.fused_mean()
+    return fused.fused_mean_for(loss)

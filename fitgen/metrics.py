@@ -38,6 +38,7 @@ from fitgen._metrics.functions import cosine_similarity
 from fitgen._metrics.functions import sparse_categorical_accuracy
 from fitgen._metrics.functions import sparse_top_k_categorical_accuracy
 from fitgen._metrics.functions import top_k_categorical_accuracy
+from fitgen._metrics import registry
 from fitgen._metrics.iou import MeanIoU
 from fitgen._metrics.wrappers import Accuracy
 from fitgen._metrics.wrappers import BinaryAccuracy
@@ -97,15 +98,8 @@ _CLASSES = (
     BinaryCrossentropy, CategoricalCrossentropy, SparseCategoricalCrossentropy, Hinge, SquaredHinge,
     CategoricalHinge, LogCoshError, KLDivergence, Poisson, CosineSimilarity, AUC, Precision, Recall, TruePositives,
     FalsePositives, TrueNegatives, FalseNegatives, MeanIoU)
-_FUNCTION_NAMES = (
-    "accuracy", "acc", "ACC", "binary_accuracy", "categorical_accuracy", "sparse_categorical_accuracy",
-    "top_k_categorical_accuracy", "sparse_top_k_categorical_accuracy", "mean_squared_error", "mse", "MSE",
-    "mean_absolute_error", "mae", "MAE", "mean_absolute_percentage_error", "mape", "MAPE",
-    "mean_squared_logarithmic_error", "msle", "MSLE", "binary_crossentropy", "bce", "BCE", "categorical_crossentropy",
-    "sparse_categorical_crossentropy", "kl_divergence", "kullback_leibler_divergence", "kld", "KLD", "poisson",
-    "cosine_similarity", "cosine_proximity", "hinge", "squared_hinge", "categorical_hinge", "log_cosh", "logcosh")
 _MODULE_OBJECTS = {cls.__name__: cls for cls in _CLASSES if cls not in (Metric, Reduce)}
-_MODULE_OBJECTS.update({name: globals()[name] for name in _FUNCTION_NAMES})
+_MODULE_OBJECTS.update(registry.FUNCTIONS)
 _SPECIAL = ("accuracy", "acc", "crossentropy", "ce")
 
 

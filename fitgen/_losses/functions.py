@@ -28,6 +28,8 @@ def _get_logits(output, from_logits, activation_name, fn_name):
     logits = getattr(output, "_keras_logits", None)
     if logits is None:
         return output, from_logits
+    if logits.dtype != output.dtype and logits.is_floating_point():
+        logits = logits.to(output.dtype)  # half-precision logits of a float32 softmax (mixed precision)
     if from_logits:
         warnings.warn(f"`{fn_name}` received `from_logits=True`, but the `output` argument was produced by a "
                       f"{activation_name} activation and thus does not represent logits. Was this intended?",

@@ -10,6 +10,8 @@ import torch
 from fitgen import backend
 from fitgen._losses.reduction import apply_valid_mask
 from fitgen._losses.reduction import squeeze_or_expand_dimensions
+from fitgen._metrics import fused
+from fitgen._metrics import registry
 from fitgen.utils import generic_utils
 
 
@@ -238,8 +240,21 @@ class MeanMetricWrapper(Mean):
         super().__init__(name=name or getattr(fn, "__name__", None) or "mean_metric_wrapper", dtype=dtype)
         self._fn = fn
         self._fn_kwargs = kwargs
+        # The accuracies' one compare-and-count (fused.py), used when no weight and no mask applies.
+        self._fused = fused.fused_update_for(fn, self._dtype)
 
     def update_state(self, y_true, y_pred, sample_weight=None):
+        with torch.no_grad():
+            self._follow(y_pred)
+            if (sample_weight is None and self._fused is not None and isinstance(y_pred, torch.Tensor)
+                    and isinstance(y_true, torch.Tensor) and y_true.device == self._device
+                    and getattr(y_pred, "_keras_mask", None) is None
+                    and self._fused(self, y_true, y_pred, **self._fn_kwargs)):
+                return
+            self._update_general(y_true, y_pred, sample_weight)
+
+    def _update_general(self, y_true, y_pred, sample_weight=None):
+        """The per-sample values through `fn`, then `Reduce`: every metric function, weights and masks."""
         with torch.no_grad():
             self._follow(y_pred)
             y_pred = to_metric_tensor(y_pred, self._dtype, self._device)
@@ -262,6 +277,5 @@ class MeanMetricWrapper(Mean):
         config = dict(config)
         fn = config.pop("fn", None)
         if cls is MeanMetricWrapper:
-            from fitgen.metrics import get
-            return cls(get(fn), **config)
+            return cls(registry.function_by_name(fn) if isinstance(fn, (str, dict)) else fn, **config)
         return cls(**config)

@@ -50,14 +50,18 @@ def sparse_top_k_categorical_matches(y_true, y_pred, k=5):
     if y_pred.dim() > 2:
         y_pred = y_pred.reshape(-1, y_pred.shape[-1])
     reshape = y_true.dim() > 1
-    labels = y_true.reshape(-1).long()
-    num_classes = y_pred.shape[-1]
-    valid = (labels >= 0) & (labels < num_classes)
-    target = y_pred.gather(-1, torch.where(valid, labels, torch.zeros_like(labels)).unsqueeze(-1))
-    rank = (y_pred > target).sum(-1)
-    # tf.math.in_top_k answers False for a row holding a non-finite score or an out-of-range label.
-    matches = _floatx((rank < k) & valid & torch.isfinite(y_pred).all(-1))
+    matches = _floatx(top_k_hits(y_true.reshape(-1).long(), y_pred, k))
     return matches.reshape(original_shape) if reshape else matches
+
+
+def top_k_hits(labels, scores, k):
+    """Bool `(N,)`: whether label `labels[i]` (int64 `(N,)`) is among the `k` largest of `scores[i]` (`(N, C)`)."""
+    num_classes = scores.shape[-1]
+    valid = (labels >= 0) & (labels < num_classes)
+    target = scores.gather(-1, torch.where(valid, labels, torch.zeros_like(labels)).unsqueeze(-1))
+    rank = (scores > target).sum(-1)
+    # tf.math.in_top_k answers False for a row holding a non-finite score or an out-of-range label.
+    return (rank < k) & valid & torch.isfinite(scores).all(-1)
 
 
 @keras_op("metrics.accuracy")

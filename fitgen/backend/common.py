@@ -134,16 +134,28 @@ def backend():
     return "pytorch"
 
 
+# Keras dtype (name, NumPy dtype or type, torch dtype) -> torch dtype: metrics, losses and batches ask every step,
+# and NumPy's name lookup costs microseconds each time.
+_TORCH_DTYPES = {}
+
+
 def torch_dtype(dtype=None):
     """The torch dtype for a Keras dtype name (None means floatx())."""
     if dtype is None:
         dtype = _FLOATX
+    try:
+        return _TORCH_DTYPES[dtype]
+    except (KeyError, TypeError):  # TypeError: an unhashable argument, resolved (or rejected) below uncached
+        pass
     if isinstance(dtype, torch.dtype):
         return dtype
     name = np.dtype(dtype).name if not isinstance(dtype, str) or dtype != "bfloat16" else dtype
-    if name == "bfloat16":
-        return torch.bfloat16
-    return getattr(torch, name)
+    result = torch.bfloat16 if name == "bfloat16" else getattr(torch, name)
+    try:
+        _TORCH_DTYPES[dtype] = result
+    except TypeError:
+        pass
+    return result
 
 
 def unique_object_name(prefix, zero_based=True):

@@ -20,6 +20,8 @@ from fitgen.engine.input_spec import InputSpec, assert_input_compatibility  # no
 from fitgen.engine.keras_tensor import Node  # noqa: F401 (keras.engine.base_layer.Node in Keras 2)
 from fitgen.engine.layer_weight import LayerWeight, Layout, PermutedLayout  # noqa: F401 (layers import them here)
 from fitgen.utils.generic_utils import to_snake_case
+from fitgen.mixed_precision import policy as policy_module
+from fitgen.mixed_precision.policy import MIXED_IN_USE
 
 _ALLOWED_KWARGS = {"input_dim", "input_shape", "batch_input_shape", "batch_size", "weights",
                    "activity_regularizer", "autocast", "implementation", "dynamic", "input_length"}
@@ -49,7 +51,8 @@ class Layer(nn.Module):
     Args:
         trainable: whether the layer's weights are updated by training.
         name: the layer name; by default the snake-case class name made unique (`dense`, `dense_1`, ...).
-        dtype: the layer's float type (default `fitgen.backend.floatx()`).
+        dtype: the dtype of its weights and computations, or a dtype policy (`'mixed_bfloat16'`, a
+            `fitgen.mixed_precision.Policy`); default: the global policy (`floatx()` unless set).
         input_shape / batch_input_shape / input_dim / batch_size: the model input's shape when this layer
             is the first of a Sequential model, as in Keras.
     """
@@ -62,7 +65,10 @@ class Layer(nn.Module):
                             f"(layer {type(self).__name__}).")
         self.name = name or backend.unique_object_name(to_snake_case(type(self).__name__))
         self._trainable = trainable
-        self.dtype = dtype.name if isinstance(dtype, np.dtype) else (dtype or backend.floatx())
+        # A dtype policy (fitgen.mixed_precision): weights in `dtype` (Keras's `layer.dtype`), computations in
+        # `compute_dtype`; the global policy when `dtype` is None.
+        self._dtype_policy = policy_module.layer_policy(dtype)
+        self.dtype = self._dtype_policy.variable_dtype
         self.built = False
         # A layer that defines compute_mask supports masking unless it says otherwise (tf-keras's default).
         self.supports_masking = layer_masks.overrides_compute_mask(type(self))
@@ -359,6 +365,13 @@ class Layer(nn.Module):
             self._maybe_build(keras_tensor.shape_of(inputs), keras_tensor.device_of(inputs))
         if self.input_spec is not None:
             assert_input_compatibility(self.input_spec, inputs, self.name)
+        if MIXED_IN_USE[0]:  # only once a mixed policy exists: autocast, or a full-precision layer's input casts
+            scope, inputs = policy_module.precision_scope(self, inputs)
+            with scope:
+                return self._call_in_scope(inputs, args, kwargs)
+        return self._call_in_scope(inputs, args, kwargs)
+
+    def _call_in_scope(self, inputs, args, kwargs):
         if "training" in kwargs and not self._call_accepts_training:
             kwargs.pop("training")
         contract = (self.supports_masking or self._call_accepts_mask) and \
@@ -463,9 +476,24 @@ class Layer(nn.Module):
         return self.get_output_mask_at(0)
 
     # --------------------------------------------------------------------------------------- config
+    @property
+    def dtype_policy(self):
+        """The layer's `fitgen.mixed_precision.Policy`."""
+        return self._dtype_policy
+
+    @property
+    def compute_dtype(self):
+        """The dtype the layer computes in: its policy's (`'float16'` under `'mixed_float16'`)."""
+        return self._dtype_policy.compute_dtype
+
+    @property
+    def variable_dtype(self):
+        """The dtype of the layer's weights (`layer.dtype`)."""
+        return self._dtype_policy.variable_dtype
+
     def get_config(self):
         """The constructor arguments that rebuild this layer (Keras 2 layer config)."""
-        config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
+        config = {"name": self.name, "trainable": self.trainable, "dtype": policy_module.serialize(self._dtype_policy)}
         if self._batch_input_shape is not None:
             config["batch_input_shape"] = list(self._batch_input_shape)
         return config

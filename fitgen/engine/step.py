@@ -9,27 +9,49 @@ looks the same to it: `run(batch, size)`, then `results()` when logs are wanted.
 """
 import torch
 
+from fitgen import losses as losses_module
+from fitgen._losses.reduction import apply_mask
 from fitgen._metrics.base import Mean
 from fitgen.callbacks.logs import MetricLogs
 from fitgen.engine import call_context
 from fitgen.engine.base_layer import GradientFlags
 from fitgen.engine.call_context import collect_losses, collected_loss_values
 from fitgen.engine.compile_utils import output_loss
+from fitgen.engine import jit as jit_module
+from fitgen.engine.jit import CompiledGradients
+from fitgen.mixed_precision.policy import MIXED_IN_USE, as_float32
+from fitgen.optimizers.loss_scale import LossScaleOptimizer
 
 
 def _regularized(model):
     return [(w, w.regularizer) for w in model.weights if w.regularizer is not None]
 
 
-def total_loss(specs, y, outputs, sw, extra_losses=()):
-    """(sum of loss_weight_k * loss_k + extra losses, [loss_k]) for one batch; ValueError when nothing to add."""
+def fused_losses(specs):
+    """Per output, the one-kernel batch mean of its loss (fitgen._losses.fused), or None."""
+    return [None if spec.loss_fn is None else losses_module.fused_mean_for(spec.loss_fn) for spec in specs]
+
+
+def total_loss(specs, y, outputs, sw, extra_losses=(), fused=None):
+    """(sum of loss_weight_k * loss_k + extra losses, [loss_k]) for one batch; ValueError when nothing to add.
+
+    `fused` (from `fused_losses`) gives each output's one-kernel mean, used when the batch has no sample weights
+    and the output no mask; it answers None for a batch it cannot take, which then goes the general way.
+    """
     total = None
     per_output = []
-    for spec, y_true, y_pred, weight in zip(specs, y, outputs, sw):
+    for index, (spec, y_true, y_pred, weight) in enumerate(zip(specs, y, outputs, sw)):
         if spec.loss_fn is None or y_true is None:
             per_output.append(None)
             continue
-        value = output_loss(spec, y_true, y_pred, weight)
+        if MIXED_IN_USE[0]:
+            y_pred = as_float32(y_pred)  # losses are computed in float32 whatever the output's precision
+        value = None
+        if fused is not None and fused[index] is not None and weight is None \
+                and getattr(y_pred, "_keras_mask", None) is None:
+            value = fused[index](y_true, y_pred)
+        if value is None:
+            value = output_loss(spec, y_true, y_pred, weight)
         per_output.append(value)
         scaled = value if spec.loss_weight == 1.0 else value * spec.loss_weight
         total = scaled if total is None else total + scaled
@@ -56,15 +78,23 @@ def _extra_losses(state, model, collected):
     return extra
 
 
-def make_train_step(model, forward=None, loss_scale=None):
+def make_train_step(model, forward=None, loss_scale=None, jit_compile=False):
     """A function (x, y, sample_weight) -> (loss, per-output losses, outputs) that updates the weights once.
 
     `forward` and `loss_scale` are distribution's hooks (fitgen.distribute.ddp): a DDP-wrapped forward, and
     a callable giving the factor on this rank's loss before backward. The returned loss is never scaled.
+    `jit_compile` computes forward, loss and gradients with torch.compile where it can (engine/jit.py).
     """
     specs = model._output_specs
+    fused = fused_losses(specs)
+    jit = None
+    if jit_compile:
+        jit = CompiledGradients(model, specs, fused, _extra_losses, total_loss)
+    elif getattr(model, "jit_compile", False) and (forward is not None or loss_scale is not None):
+        jit_module.warn_once(model, "distributed training is not compiled")
     forward = model._forward if forward is None else forward
     optimizer = model.optimizer
+    scales_loss = isinstance(optimizer, LossScaleOptimizer)  # mixed_float16: backward of the scaled loss
     state = {}
 
     def prepare():
@@ -94,15 +124,20 @@ def make_train_step(model, forward=None, loss_scale=None):
         if not model.training:  # a callback's predict/evaluate in mid-epoch left it in inference mode
             model.train()
         call_context.PHASE[0] = 1
-        with collect_losses() as collected:
-            outputs = forward(x)
-        if "regularized" not in state:
-            prepare()
-        params, constrained = model._trainable_tensors, state["constrained"]
-        total, per_output = total_loss(specs, y, outputs, sw, _extra_losses(state, model, collected))
-        for param in params:
-            param.grad = None
-        (total if loss_scale is None else total * loss_scale()).backward()
+        result = None if jit is None or "regularized" not in state else jit(x, y, sw, state)
+        if result is None:
+            with collect_losses() as collected:
+                outputs = forward(x)
+            if "regularized" not in state:
+                prepare()
+            total, per_output = total_loss(specs, y, outputs, sw, _extra_losses(state, model, collected), fused)
+            for param in model._trainable_tensors:
+                param.grad = None
+            loss = total if loss_scale is None else total * loss_scale()
+            (optimizer.get_scaled_loss(loss) if scales_loss else loss).backward()
+        else:
+            total, per_output, outputs = result
+        constrained = state["constrained"]
         optimizer.apply_gradients()
         if constrained:
             with torch.no_grad():
@@ -110,18 +145,20 @@ def make_train_step(model, forward=None, loss_scale=None):
                     weight.tensor.copy_(weight.from_keras(weight.constraint(weight.keras_view())))
         return total.detach(), per_output, outputs
 
+    train_step.jit = jit
     return train_step
 
 
 def make_test_step(model):
     specs = model._output_specs
+    fused = fused_losses(specs)
     state = {"regularized": _regularized(model)}
 
     def test_step(x, y, sw):
         call_context.PHASE[0] = 0
         with torch.inference_mode(), collect_losses() as collected:
             outputs = model._forward(x)
-            total, per_output = total_loss(specs, y, outputs, sw, _extra_losses(state, model, collected))
+            total, per_output = total_loss(specs, y, outputs, sw, _extra_losses(state, model, collected), fused)
         return total, per_output, outputs
 
     return test_step
@@ -131,7 +168,10 @@ def make_predict_step(model):
     def predict_step(x):
         call_context.PHASE[0] = 0
         with torch.inference_mode(), collect_losses():  # losses added by the forward pass are not wanted here
-            return model._forward(x)
+            outputs = model._forward(x)
+        if MIXED_IN_USE[0]:  # NumPy has no bfloat16: such outputs are returned as float32
+            outputs = [o.float() if o.dtype == torch.bfloat16 else o for o in outputs]
+        return outputs
     return predict_step
 
 
@@ -187,6 +227,8 @@ class CustomStepRunner:
     def __init__(self, model, method, mode):
         self.model, self.method, self.mode = model, method, mode
         self.logs = {}
+        if mode == "train" and getattr(model, "jit_compile", False):
+            jit_module.warn_once(model, "a model's own train_step is not compiled, it runs as written")
         optimizer = model.optimizer
         if mode == "train" and optimizer is not None and not optimizer.built and model.weights:
             # Built for the compiled model's trainable weights, so a torch-style step can call
@@ -294,13 +336,24 @@ class EpochMetrics:
             for spec in self.specs:
                 if not (spec.metrics or spec.weighted_metrics):
                     continue
-                y_true, y_pred = y[spec.index], outputs[spec.index].detach()
+                y_true, output = y[spec.index], outputs[spec.index]
                 if y_true is None:
                     continue
+                y_pred = output.detach()
+                # As tf-keras's MetricsContainer: an output's mask weighs every metric, and multiplies the
+                # sample weights of the weighted ones.
+                mask = getattr(output, "_keras_mask", None)
+                if mask is not None:
+                    mask = apply_mask(y_pred, None, mask)
                 for metric in spec.metrics:
-                    metric.update_state(y_true, y_pred)
-                for metric in spec.weighted_metrics:
-                    metric.update_state(y_true, y_pred, sample_weight=sw[spec.index])
+                    if mask is None:
+                        metric.update_state(y_true, y_pred)
+                    else:
+                        metric.update_state(y_true, y_pred, sample_weight=mask)
+                if spec.weighted_metrics:
+                    weight = sw[spec.index] if mask is None else apply_mask(y_pred, sw[spec.index], mask)
+                    for metric in spec.weighted_metrics:
+                        metric.update_state(y_true, y_pred, sample_weight=weight)
 
     def get_state(self):
         """The running sums (for BackupAndRestore), as CPU tensors."""

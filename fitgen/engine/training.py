@@ -16,6 +16,7 @@ from fitgen.engine.base_layer import GradientFlags
 from fitgen.engine.call_context import metrics_sink
 from fitgen.engine.step import (CustomStepRunner, EpochMetrics, PredictRunner, StepRunner, batch_size_of,
                                 make_predict_step, make_test_step, make_train_step)
+from fitgen.optimizers.loss_scale import LossScaleOptimizer
 
 _NOT_COMPILED = "You must compile your model before training/testing. Use `model.compile(optimizer, loss)`."
 
@@ -32,6 +33,7 @@ class TrainingAPI:
         self._output_specs = None
         self._epoch_metrics = None
         self._train_step = None
+        self.jit_compile = False
 
     # ----------------------------------------------------------------------------------------- compile
     def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None, sample_weight_mode=None,
@@ -49,6 +51,11 @@ class TrainingAPI:
             loss_weights: list or dict of scalar weights of each output's loss in the total.
             sample_weight_mode: None or 'temporal' (per output as list/dict) for (samples, timesteps) weights.
             weighted_metrics: metrics that receive `sample_weight` / `class_weight`.
+            jit_compile: True compiles the built-in train step (forward, loss and gradients) with
+                `torch.compile` (Keras 3's switch). It pays on steps long enough to amortise a few seconds of
+                compiling per model; the numbers are the eager step's to float rounding. Where the step cannot be
+                compiled it runs eagerly after one warning. None, False or 'auto': the eager step.
+            run_eagerly, steps_per_execution: accepted for tf.keras compatibility (fitgen's steps are eager).
 
         Raises:
             ValueError: unknown optimizer, loss or metric names (listing the accepted ones), or loss/metric
@@ -59,7 +66,13 @@ class TrainingAPI:
             raise TypeError(f"Invalid keyword argument(s) in `compile()`: {sorted(unknown)}.")
         if target_tensors is not None:
             raise ValueError("`target_tensors` is not supported by fitgen: pass targets to `fit` instead.")
+        if jit_compile not in (None, True, False, "auto"):
+            raise ValueError(f"`jit_compile` must be True, False, None or 'auto'. Received: jit_compile={jit_compile!r}")
         self.optimizer = optimizers_module.get(optimizer)
+        if self._dtype_policy.name == "mixed_float16" and not isinstance(self.optimizer, LossScaleOptimizer):
+            self.optimizer = LossScaleOptimizer(self.optimizer)  # as tf-keras: float16 gradients need loss scaling
+        self.jit_compile = jit_compile is True
+        self._jit_warned = False
         self.loss = loss
         self._compile_args = dict(loss=loss, metrics=metrics, loss_weights=loss_weights,
                                   sample_weight_mode=sample_weight_mode, weighted_metrics=weighted_metrics)
@@ -169,7 +182,7 @@ class TrainingAPI:
     def _make_train_step(self):
         self._check_trainable_weights_consistency()
         if self._train_step is None:
-            self._train_step = make_train_step(self)
+            self._train_step = make_train_step(self, jit_compile=self.jit_compile)
         return self._train_step
 
     # --------------------------------------------------------------------------------------------- fit

@@ -4,6 +4,7 @@ from fitgen.optimizers.adadelta import Adadelta
 from fitgen.optimizers.adagrad import Adagrad
 from fitgen.optimizers.adam import Adam
 from fitgen.optimizers.adamax import Adamax
+from fitgen.optimizers.loss_scale import LossScaleOptimizer  # noqa: F401 (registers it for deserialize)
 from fitgen.optimizers.nadam import Nadam
 from fitgen.optimizers.optimizer import Optimizer
 from fitgen.optimizers.rmsprop import RMSprop

@@ -98,7 +98,7 @@ class Optimizer:
         # fitgen never compiles the step with XLA; tf-keras also reports False when it does not.
         self.jit_compile = False
         self.decay = float(decay)
-        self._iterations = backend.Variable(0, dtype="int64", name="iteration")
+        self._iterations = StepCounter()
         self._schedule = None
         self._learning_rate = backend.Variable(0.0, dtype="float32", name="learning_rate")
         self._set_learning_rate(learning_rate)
@@ -277,7 +277,8 @@ class Optimizer:
         grads = [g.to_dense() if g.is_sparse else g for g in grads]
         slots = self._slots if indices is None else {
             name: [tensors[i] for i in indices] for name, tensors in self._slots.items()}
-        step = int(self._iterations)
+        counter = self._iterations
+        step = counter.count
         lr = self._current_learning_rate(step)
         self._clip(grads)
         if self.weight_decay:
@@ -286,7 +287,7 @@ class Optimizer:
             if decayed:
                 torch._foreach_add_(decayed, decayed, alpha=-self.weight_decay * lr)
         self._update(params, grads, slots, lr, step)
-        self._iterations.assign(step + 1)
+        counter.count = step + 1
 
     def _gradients_for(self, pairs):
         """Gradients aligned with the built variables, building the optimizer for `pairs`' variables first."""
@@ -471,6 +472,30 @@ def _variable_name(variable):
 def _tensor_of(variable):
     """The torch tensor behind a variable: a LayerWeight's `.tensor`, or the tensor itself."""
     return variable.tensor if hasattr(variable, "tensor") else variable
+
+
+class StepCounter(backend.Variable):
+    """`optimizer.iterations`: an int64 scalar variable whose value is a plain Python int (`count`).
+
+    The step reads and increments it every batch; an int costs nothing there, while `K.get_value`,
+    `K.set_value`, `int()`, arithmetic and saved files see the usual backend Variable.
+    """
+
+    def __init__(self, value=0):
+        self.name = "iteration"
+        self._dtype = np.dtype("int64")
+        self.count = int(value)
+
+    @property
+    def _value(self):
+        return np.asarray(self.count, dtype=np.int64)
+
+    @_value.setter
+    def _value(self, value):
+        self.count = int(value)
+
+    def __int__(self):
+        return self.count
 
 
 class _TensorVariable:

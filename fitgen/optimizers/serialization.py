@@ -17,6 +17,15 @@ from fitgen.utils import generic_utils
 _BUILTINS = (SGD, RMSprop, Adagrad, Adadelta, Adam, Adamax, Nadam)
 _BY_LOWER_NAME = {cls.__name__.lower(): cls for cls in _BUILTINS}
 _MODULE_OBJECTS = dict({cls.__name__: cls for cls in _BUILTINS}, Optimizer=Optimizer)
+# Optimizers wrapping another one, by every class name Keras versions wrote for them; their modules register
+# them (`register_wrapper`), since they import this one. Value: (class, name in .h5 files, serialize module).
+_WRAPPERS = {}
+
+
+def register_wrapper(cls, names, file_name, module):
+    """Lets `serialize`/`deserialize` handle `cls` (e.g. LossScaleOptimizer) under each of `names`."""
+    for name in names:
+        _WRAPPERS[name] = (cls, file_name, module)
 
 
 def serialize(optimizer, use_legacy_format=False):
@@ -29,6 +38,12 @@ def serialize(optimizer, use_legacy_format=False):
             `keras.optimizers.serialize` (`{"module": "keras.optimizers", "class_name": "Adam", ...}`).
     """
     cls = type(optimizer)
+    wrapper = next((entry for entry in _WRAPPERS.values() if entry[0] is cls), None)
+    if wrapper is not None:
+        if use_legacy_format:
+            return {"class_name": wrapper[1], "config": optimizer.get_config()}
+        return {"module": wrapper[2], "class_name": cls.__name__, "config": optimizer.get_config(),
+                "registered_name": None}
     builtin = cls in _BUILTINS
     if use_legacy_format:
         name = f"Custom>{cls.__name__}" if builtin else generic_utils.get_registered_name(cls)
@@ -51,6 +66,9 @@ def deserialize(config, custom_objects=None):
         builtin = _BY_LOWER_NAME.get(str(class_name).split(">", 1)[-1].lower())
         if builtin is not None and not known:
             return builtin.from_config(inner, custom_objects=custom_objects)
+        wrapper = _WRAPPERS.get(str(class_name).split(">", 1)[-1])
+        if wrapper is not None and not known:
+            return wrapper[0].from_config(inner, custom_objects=custom_objects)
         config = {"class_name": class_name, "config": inner}
     return generic_utils.deserialize_keras_object(config, module_objects=_MODULE_OBJECTS,
                                                   custom_objects=custom_objects, printable_module_name="optimizer")
