@@ -13,6 +13,7 @@ import torch.nn.functional as F
 
 from fitgen import backend
 from fitgen.backend.dispatch import keras_op
+from fitgen.backend.nn_ops import logits_of
 
 _LOG_2 = math.log(2.0)
 
@@ -22,19 +23,6 @@ def _prepare(y_true, y_pred):
     if not isinstance(y_pred, torch.Tensor):
         y_pred = torch.as_tensor(y_pred, dtype=backend.torch_dtype())
     return torch.as_tensor(y_true, dtype=y_pred.dtype, device=y_pred.device), y_pred
-
-
-def _get_logits(output, from_logits, activation_name, fn_name):
-    logits = getattr(output, "_keras_logits", None)
-    if logits is None:
-        return output, from_logits
-    if logits.dtype != output.dtype and logits.is_floating_point():
-        logits = logits.to(output.dtype)  # half-precision logits of a float32 softmax (mixed precision)
-    if from_logits:
-        warnings.warn(f"`{fn_name}` received `from_logits=True`, but the `output` argument was produced by a "
-                      f"{activation_name} activation and thus does not represent logits. Was this intended?",
-                      stacklevel=3)
-    return logits, True
 
 
 @keras_op("losses.mean_squared_error")
@@ -133,7 +121,7 @@ def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=
                       "'binary_crossentropy' if you only have 2 classes.", SyntaxWarning, stacklevel=2)
     if label_smoothing:
         y_true = y_true * (1.0 - label_smoothing) + label_smoothing / y_true.shape[axis]
-    output, from_logits = _get_logits(y_pred, from_logits, "Softmax", "categorical_crossentropy")
+    output, from_logits = logits_of(y_pred, from_logits, "Softmax", "categorical_crossentropy", stacklevel=3)
     if from_logits:
         if output.dim() == 2 and axis in (-1, 1) and output.dtype == y_true.dtype:
             # torch's fused kernel computes the same -sum(y * log_softmax(logits)), in one op each way.
@@ -154,7 +142,7 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, axis=-1, 
     """
     if not isinstance(y_pred, torch.Tensor):
         y_pred = torch.as_tensor(y_pred, dtype=backend.torch_dtype())
-    output, from_logits = _get_logits(y_pred, from_logits, "Softmax", "sparse_categorical_crossentropy")
+    output, from_logits = logits_of(y_pred, from_logits, "Softmax", "sparse_categorical_crossentropy", stacklevel=3)
     if not from_logits:
         eps = backend.epsilon()
         output = torch.log(torch.clamp(output, eps, 1.0 - eps))
@@ -192,7 +180,7 @@ def binary_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, 
     y_true, y_pred = _prepare(y_true, y_pred)
     if label_smoothing:
         y_true = y_true * (1.0 - label_smoothing) + 0.5 * label_smoothing
-    output, from_logits = _get_logits(y_pred, from_logits, "Sigmoid", "binary_crossentropy")
+    output, from_logits = logits_of(y_pred, from_logits, "Sigmoid", "binary_crossentropy", stacklevel=3)
     if from_logits:
         bce = F.binary_cross_entropy_with_logits(output, y_true, reduction="none")
     else:

@@ -74,14 +74,18 @@ def tanh(x):
 
 
 # ------------------------------------------------------------------------------------------ crossentropies
-def _logits(output, from_logits, activation, function):
+def logits_of(output, from_logits, activation, function, stacklevel=4):
+    """The logits behind `output` when a softmax/sigmoid activation made it (its `_keras_logits`), as tf-keras
+    reads the op that produced a tensor; otherwise `output` and `from_logits` unchanged. The losses share this."""
     logits = getattr(output, "_keras_logits", None)
     if logits is None:
         return output, from_logits
+    if logits.dtype != output.dtype and logits.is_floating_point():
+        logits = logits.to(output.dtype)  # half-precision logits of a float32 softmax (mixed precision)
     if from_logits:
         warnings.warn(f"`{function}` received `from_logits=True`, but the `output` argument was produced by a "
                       f"{activation} activation and thus does not represent logits. Was this intended?",
-                      stacklevel=4)
+                      stacklevel=stacklevel)
     return logits, True
 
 
@@ -90,7 +94,7 @@ def binary_crossentropy(target, output, from_logits=False):
     """Elementwise binary crossentropy between `target` and `output` (probabilities, or logits)."""
     output = floating(output)
     target = to_tensor(target, like=output).to(output.dtype)
-    output, from_logits = _logits(output, from_logits, "Sigmoid", "binary_crossentropy")
+    output, from_logits = logits_of(output, from_logits, "Sigmoid", "binary_crossentropy")
     if from_logits:
         return F.binary_cross_entropy_with_logits(output, target, reduction="none")
     eps = common.epsilon()
@@ -104,7 +108,7 @@ def categorical_crossentropy(target, output, from_logits=False, axis=-1):
     output = floating(output)
     target = to_tensor(target, like=output).to(output.dtype)
     axis = axis_arg(axis, output.dim())
-    output, from_logits = _logits(output, from_logits, "Softmax", "categorical_crossentropy")
+    output, from_logits = logits_of(output, from_logits, "Softmax", "categorical_crossentropy")
     if from_logits:
         return -torch.sum(target * torch.log_softmax(output, dim=axis), dim=axis)
     output = output / torch.sum(output, dim=axis, keepdim=True)
@@ -120,7 +124,7 @@ def sparse_categorical_crossentropy(target, output, from_logits=False, axis=-1, 
     without `axis`. With `ignore_class`, those labels give 0 and the result carries a `_keras_mask`.
     """
     output = floating(output)
-    output, from_logits = _logits(output, from_logits, "Softmax", "sparse_categorical_crossentropy")
+    output, from_logits = logits_of(output, from_logits, "Softmax", "sparse_categorical_crossentropy")
     if not from_logits:
         eps = common.epsilon()
         output = torch.log(torch.clamp(output, eps, 1.0 - eps))

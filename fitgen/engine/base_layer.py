@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from fitgen import backend
+from fitgen.backend import common as backend
 from fitgen.engine import keras_tensor, layer_masks
 from fitgen.engine.call_context import (_EAGER_CALLS, _LOSS_COLLECTORS, _METRIC_SINKS, PERSISTENT_LOSSES, PHASE,
                                         as_loss_tensor, collect_losses)

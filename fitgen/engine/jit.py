@@ -120,7 +120,7 @@ class CompiledGradients:
         model = self.model
         self.wrapper = _Forward(model)
         names = {id(p): name for name, p in self.wrapper.named_parameters(remove_duplicate=False)}
-        self.params = list(model._trainable_tensors)
+        self.params = list(state["trainable_tensors"])
         weights = list(model._collected_trainable_weights())
         missing = [w.name for w, p in zip(weights, self.params) if id(p) not in names]
         if missing or len(weights) != len(self.params):

@@ -100,11 +100,11 @@ def make_train_step(model, forward=None, loss_scale=None, jit_compile=False):
     def prepare():
         # A subclassed model creates its weights in its first call: the optimizer is built after it.
         trainable = model._collected_trainable_weights()
-        model._trainable_tensors = [w.tensor for w in trainable]
+        state["trainable_tensors"] = [w.tensor for w in trainable]
         optimizer.build(trainable)
         state["constrained"] = [w for w in trainable if w.constraint is not None]
         state["regularized"] = _regularized(model)
-        state["trainable_ids"] = {id(t) for t in model._trainable_tensors}
+        state["trainable_ids"] = {id(t) for t in state["trainable_tensors"]}
         follow_collected_weights()
 
     def follow_collected_weights():
@@ -131,7 +131,7 @@ def make_train_step(model, forward=None, loss_scale=None, jit_compile=False):
             if "regularized" not in state:
                 prepare()
             total, per_output = total_loss(specs, y, outputs, sw, _extra_losses(state, model, collected), fused)
-            for param in model._trainable_tensors:
+            for param in state["trainable_tensors"]:
                 param.grad = None
             loss = total if loss_scale is None else total * loss_scale()
             (optimizer.get_scaled_loss(loss) if scales_loss else loss).backward()

@@ -15,7 +15,7 @@ import contextlib
 import numpy as np
 import torch
 
-from fitgen import backend
+from fitgen.backend import common as backend
 
 _MIXED = {"mixed_float16": "float16", "mixed_bfloat16": "bfloat16"}
 _HALF = (torch.float16, torch.bfloat16)
