@@ -22,7 +22,6 @@ When the eager step runs instead:
 
 A model that overrides `train_step` runs its own step as written (with a warning that it is not compiled).
 """
-import warnings
 
 import torch
 from torch import nn
@@ -40,11 +39,9 @@ _COMPILED_COUNT = [0]
 
 
 def warn_once(model, message):
-    if getattr(model, "_jit_warned", False):
-        return
-    model._jit_warned = True
-    warnings.warn(f"jit_compile=True: {message}; this model's train step runs eagerly (same numbers, no "
-                  "compiled speed-up).", stacklevel=4)
+    # The model keeps whether it warned (reset by compile); it records that itself.
+    model._warn_jit_fallback(f"jit_compile=True: {message}; this model's train step runs eagerly (same numbers, "
+                             "no compiled speed-up).")
 
 
 class _Forward(nn.Module):

@@ -67,7 +67,8 @@ class TrainingAPI:
         if target_tensors is not None:
             raise ValueError("`target_tensors` is not supported by fitgen: pass targets to `fit` instead.")
         if jit_compile not in (None, True, False, "auto"):
-            raise ValueError(f"`jit_compile` must be True, False, None or 'auto'. Received: jit_compile={jit_compile!r}")
+            raise ValueError("`jit_compile` must be True, False, None or 'auto'. "
+                             f"Received: jit_compile={jit_compile!r}")
         self.optimizer = optimizers_module.get(optimizer)
         if self._dtype_policy.name == "mixed_float16" and not isinstance(self.optimizer, LossScaleOptimizer):
             self.optimizer = LossScaleOptimizer(self.optimizer)  # as tf-keras: float16 gradients need loss scaling
@@ -99,6 +100,12 @@ class TrainingAPI:
                 if hasattr(metric, "to"):
                     metric.to(self._device())
         self._epoch_metrics = EpochMetrics(self._output_specs, compile_utils.metrics_names(self._output_specs))
+
+    def _warn_jit_fallback(self, message):
+        # jit_compile's fallback is worth one warning per compile, not one per step or per fit.
+        if not self._jit_warned:
+            self._jit_warned = True
+            warnings.warn(message, stacklevel=5)
 
     @property
     def metrics_names(self):
