@@ -282,14 +282,17 @@ LSTM_RUNNERS = {
 SIZE_RUNNERS = {"cnn_cf": CNN_RUNNERS, "imdb_lstm": LSTM_RUNNERS}
 
 
+BEFORE = "fitgen (before)"  # `--before TREE`: the fitgen runner on another checkout, for before/after in one run
+
+
 def _runner(name, size):
-    return SIZE_RUNNERS.get(size, RUNNERS)[name]
+    return SIZE_RUNNERS.get(size, RUNNERS)["fitgen" if name == BEFORE else name]
 
 
-def run(name, size, repeats, python, notes=None, threads=None):
+def run(name, size, repeats, python, notes=None, threads=None, root=None):
     """Epoch times of one fresh process, or (None, error text). A runner's note lands in `notes[name]`."""
     cfg = json.dumps(SIZES[size])
-    env = dict(os.environ, PYTHONPATH=str(pathlib.Path(__file__).resolve().parents[1]))
+    env = dict(os.environ, PYTHONPATH=root or str(pathlib.Path(__file__).resolve().parents[1]))
     if threads:
         # The same CPU thread budget for every framework (torch reads OMP_NUM_THREADS/MKL, TensorFlow its own two).
         env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads), TF_NUM_INTRAOP_THREADS=str(threads),
@@ -315,6 +318,9 @@ def main():
                         help="CPU threads for every framework (default: each library's own choice); 1 gives "
                              "comparable numbers on a machine shared with other jobs")
     parser.add_argument("--json", default="bench/results/overhead.json")
+    parser.add_argument("--before", default=None, metavar="TREE",
+                        help="another fitgen checkout (e.g. a worktree of an older commit) run as an extra "
+                             f"'{BEFORE}' row of each size, taking turns with the others")
     parser.add_argument("--models", nargs="*", default=None,
                         help=f"rows of the model suite ({', '.join(MODELS)}); default: none, `--models all`: every one")
     parser.add_argument("--epochs", type=int, default=3, help="timed epochs per run of the model suite")
@@ -334,14 +340,15 @@ def main():
         return
     results = {}
     for size in args.sizes:
-        runners = SIZE_RUNNERS.get(size, RUNNERS)
+        runners = list(SIZE_RUNNERS.get(size, RUNNERS)) + ([BEFORE] if args.before else [])
         times = {name: [] for name in runners}
         errors, notes = {}, {}
         for _ in range(args.rounds):
             for name in runners:
                 if name in errors:
                     continue
-                epoch_times, error = run(name, size, 2, pythons.get(name, sys.executable), notes, args.threads)
+                epoch_times, error = run(name, size, 2, pythons.get(name, sys.executable), notes, args.threads,
+                                         args.before if name == BEFORE else None)
                 if error:
                     errors[name] = error
                 else:
