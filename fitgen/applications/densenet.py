@@ -105,14 +105,5 @@ for _fn, _depth in ((DenseNet121, 121), (DenseNet169, 169), (DenseNet201, 201)):
                                     f"channel).", 224, 32)
 
 
-def preprocess_input(x, data_format=None):
-    return imagenet_utils.preprocess_input(x, data_format=data_format, mode="torch")
-
-
-def decode_predictions(preds, top=5):
-    return imagenet_utils.decode_predictions(preds, top=top)
-
-
-preprocess_input.__doc__ = imagenet_utils.PREPROCESS_INPUT_DOC.format(mode="", ret=imagenet_utils.RET_DOC_TORCH,
-                                                                      error="")
-decode_predictions.__doc__ = imagenet_utils.decode_predictions.__doc__
+preprocess_input = imagenet_utils.preprocessing_for("torch", __name__)
+decode_predictions = imagenet_utils.decode_predictions

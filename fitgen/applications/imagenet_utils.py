@@ -73,6 +73,23 @@ def preprocess_input(x, data_format=None, mode="caffe"):
 
 preprocess_input.__doc__ = PREPROCESS_INPUT_DOC.format(mode=_MODE_DOC, ret="", error=" or `mode`")
 
+_RET_DOCS = {"caffe": RET_DOC_CAFFE, "tf": RET_DOC_TF, "torch": RET_DOC_TORCH}
+
+
+def preprocessing_for(mode, module):
+    """The `preprocess_input(x, data_format=None)` of an application module whose weights expect `mode`.
+
+    Keras 2 gives every application module its own `preprocess_input`; they differ only in the mode. The function
+    names `module` as its own, so that a Lambda layer saved with it is found again under the application's name.
+    """
+    def application_preprocess_input(x, data_format=None):
+        return preprocess_input(x, data_format=data_format, mode=mode)
+
+    application_preprocess_input.__name__ = application_preprocess_input.__qualname__ = "preprocess_input"
+    application_preprocess_input.__module__ = module
+    application_preprocess_input.__doc__ = PREPROCESS_INPUT_DOC.format(mode="", ret=_RET_DOCS[mode], error="")
+    return application_preprocess_input
+
 
 def _channel_index(x, data_format, channel):
     """Index of one channel of a 3D or 4D image array."""

@@ -125,14 +125,5 @@ InceptionResNetV2.__doc__ = _common.docstring("Instantiates the Inception-ResNet
                                               "to [-1, 1]).", 299, 75)
 
 
-def preprocess_input(x, data_format=None):
-    return imagenet_utils.preprocess_input(x, data_format=data_format, mode="tf")
-
-
-def decode_predictions(preds, top=5):
-    return imagenet_utils.decode_predictions(preds, top=top)
-
-
-preprocess_input.__doc__ = imagenet_utils.PREPROCESS_INPUT_DOC.format(mode="", ret=imagenet_utils.RET_DOC_TF,
-                                                                      error="")
-decode_predictions.__doc__ = imagenet_utils.decode_predictions.__doc__
+preprocess_input = imagenet_utils.preprocessing_for("tf", __name__)
+decode_predictions = imagenet_utils.decode_predictions

@@ -130,14 +130,5 @@ def _make_divisible(v, divisor, min_value=None):
     return new_v + divisor if new_v < 0.9 * v else new_v
 
 
-def preprocess_input(x, data_format=None):
-    return imagenet_utils.preprocess_input(x, data_format=data_format, mode="tf")
-
-
-def decode_predictions(preds, top=5):
-    return imagenet_utils.decode_predictions(preds, top=top)
-
-
-preprocess_input.__doc__ = imagenet_utils.PREPROCESS_INPUT_DOC.format(mode="", ret=imagenet_utils.RET_DOC_TF,
-                                                                      error="")
-decode_predictions.__doc__ = imagenet_utils.decode_predictions.__doc__
+preprocess_input = imagenet_utils.preprocessing_for("tf", __name__)
+decode_predictions = imagenet_utils.decode_predictions

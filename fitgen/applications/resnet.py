@@ -158,14 +158,5 @@ for _fn, _depth in ((ResNet50, 50), (ResNet101, 101), (ResNet152, 152)):
                                     224, 32, _EXTRA)
 
 
-def preprocess_input(x, data_format=None):
-    return imagenet_utils.preprocess_input(x, data_format=data_format, mode="caffe")
-
-
-def decode_predictions(preds, top=5):
-    return imagenet_utils.decode_predictions(preds, top=top)
-
-
-preprocess_input.__doc__ = imagenet_utils.PREPROCESS_INPUT_DOC.format(mode="", ret=imagenet_utils.RET_DOC_CAFFE,
-                                                                      error="")
-decode_predictions.__doc__ = imagenet_utils.decode_predictions.__doc__
+preprocess_input = imagenet_utils.preprocessing_for("caffe", __name__)
+decode_predictions = imagenet_utils.decode_predictions

@@ -437,9 +437,12 @@ def _parameters(function):
 
 
 def _is_named_function(fn):
-    # Only a module-level named function can be found again by name; lambdas and closures need bytecode.
-    return (isinstance(fn, types.FunctionType) and fn.__name__ != "<lambda>" and fn.__qualname__ == fn.__name__
-            and fn.__closure__ is None)
+    # A function its module holds under its own name is found again by name (as pickle finds functions: this
+    # includes decorated functions and the applications' preprocess_input); lambdas and local functions need
+    # bytecode.
+    if not isinstance(fn, types.FunctionType) or fn.__name__ == "<lambda>" or fn.__qualname__ != fn.__name__:
+        return False
+    return getattr(sys.modules.get(fn.__module__), fn.__name__, None) is fn
 
 
 def _serialize_function(fn, raw=False):

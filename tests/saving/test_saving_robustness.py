@@ -1,4 +1,5 @@
 """Atomic saves, bad files, safe mode for Lambda bytecode, and exact resume of training in a fresh process."""
+import functools
 import os
 import pickle
 import signal
@@ -217,6 +218,34 @@ def test_lambda_with_a_named_function_loads_in_safe_mode(tmp_path):
     model = Model(inputs, L["Lambda"](double)(inputs))
     model.save(tmp_path / "named.h5")
     np.testing.assert_allclose(load_model(tmp_path / "named.h5").predict(X, verbose=0), X * 2, rtol=1e-6)
+
+
+def _logged(fn):
+    @functools.wraps(fn)
+    def wrapper(x):
+        return fn(x)
+    return wrapper
+
+
+@_logged
+def tripled(x):
+    return x * 3
+
+
+@pytest.mark.parametrize("function, expected", [(tripled, X * 3), (None, X / 127.5 - 1)],
+                         ids=["decorated", "application_preprocess_input"])
+def test_lambda_with_a_function_its_module_holds_by_name_loads_in_safe_mode(tmp_path, function, expected):
+    # A decorated function (a closure under its own name) and an application's preprocess_input (made by a
+    # factory) are found again by module and name, as pickle finds them: no bytecode, safe mode loads them.
+    from fitgen.applications import mobilenet
+    function = function or mobilenet.preprocess_input
+    inputs = Input((4,))
+    model = Model(inputs, L["Lambda"](function)(inputs))
+    model.save(tmp_path / "named.h5")
+    with h5py.File(tmp_path / "named.h5", "r") as handle:
+        assert '"function_type": "function"' in handle.attrs["model_config"]
+    np.testing.assert_allclose(load_model(tmp_path / "named.h5").predict(X, verbose=0), expected, rtol=1e-5,
+                               atol=1e-6)
 
 
 # ---------------------------------------------------------------------------------------------- exact resume
