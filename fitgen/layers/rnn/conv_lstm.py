@@ -12,33 +12,12 @@ import torch.nn.functional as F
 
 from fitgen import activations, backend, constraints, initializers, regularizers
 from fitgen.engine.base_layer import Layer, PermutedLayout
-from fitgen.layers.rnn.gates import check_rate, check_units
+from fitgen.layers.rnn.gates import check_units, set_recurrent_options
 from fitgen.layers.rnn.rnn import RNN
 from fitgen.layers.rnn.states import keep_mask
+from fitgen.utils import conv_utils
 
 _KERNEL_LAYOUT = (3, 2, 0, 1)  # Keras (kh, kw, in, out) -> torch (out, in, kh, kw)
-
-
-def _pair(value, name):
-    values = (value, value) if isinstance(value, int) else tuple(value)
-    if len(values) != 2 or not all(isinstance(v, int) and v > 0 for v in values):
-        raise ValueError(f"The `{name}` argument must be a tuple of 2 positive integers. Received: {name}={value!r}")
-    return values
-
-
-def conv_output_length(length, kernel, padding, stride, dilation):
-    """Keras's output length of a convolution along one axis (None stays None)."""
-    if length is None:
-        return None
-    span = (kernel - 1) * dilation + 1
-    length = length if padding == "same" else length - span + 1
-    return (length + stride - 1) // stride
-
-
-def _same_padding(length, kernel, stride, dilation):
-    # TensorFlow's "same": the output has ceil(length / stride) positions; the extra pixel goes after.
-    total = max((-(-length // stride) - 1) * stride + (kernel - 1) * dilation + 1 - length, 0)
-    return total // 2, total - total // 2
 
 
 class ConvLSTMMath:
@@ -51,9 +30,9 @@ class ConvLSTMMath:
                    unit_forget_bias, kernel_regularizer, recurrent_regularizer, bias_regularizer, kernel_constraint,
                    recurrent_constraint, bias_constraint, dropout, recurrent_dropout):
         self.filters = check_units(filters, "filters")
-        self.kernel_size = _pair(kernel_size, "kernel_size")
-        self.strides = _pair(strides, "strides")
-        self.dilation_rate = _pair(dilation_rate, "dilation_rate")
+        self.kernel_size = conv_utils.normalize_tuple(kernel_size, 2, "kernel_size")
+        self.strides = conv_utils.normalize_tuple(strides, 2, "strides")
+        self.dilation_rate = conv_utils.normalize_tuple(dilation_rate, 2, "dilation_rate")
         self.padding = str(padding).lower()
         if self.padding not in ("valid", "same"):
             raise ValueError(f"The `padding` argument must be 'valid' or 'same'. Received: padding={padding!r}")
@@ -62,21 +41,11 @@ class ConvLSTMMath:
             raise ValueError("The `data_format` argument must be 'channels_last' or 'channels_first'. "
                              f"Received: data_format={data_format!r}")
         self.data_format = data_format
-        self.activation = activations.get(activation)
-        self.recurrent_activation = activations.get(recurrent_activation)
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.recurrent_initializer = initializers.get(recurrent_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
         self.unit_forget_bias = bool(unit_forget_bias)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.kernel_constraint = constraints.get(kernel_constraint)
-        self.recurrent_constraint = constraints.get(recurrent_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
-        self.dropout = check_rate("dropout", dropout)
-        self.recurrent_dropout = check_rate("recurrent_dropout", recurrent_dropout)
+        set_recurrent_options(self, activation, recurrent_activation, use_bias, kernel_initializer,
+                              recurrent_initializer, bias_initializer, kernel_regularizer, recurrent_regularizer,
+                              bias_regularizer, kernel_constraint, recurrent_constraint, bias_constraint, dropout,
+                              recurrent_dropout)
 
     def _build_conv(self, channels):
         if channels is None:
@@ -128,8 +97,9 @@ class ConvLSTMMath:
     def _input_conv(self, images, kernel, bias):
         """Keras's input convolution of NCHW images (padding, strides, dilation)."""
         if self.padding == "same":
-            (top, bottom), (left, right) = (_same_padding(images.shape[-2 + a], self.kernel_size[a], self.strides[a],
-                                                          self.dilation_rate[a]) for a in range(2))
+            (top, bottom), (left, right) = (
+                conv_utils.same_pads(images.shape[-2 + a], self.kernel_size[a], self.strides[a], self.dilation_rate[a])
+                for a in range(2))
             if top or bottom or left or right:
                 images = F.pad(images, (left, right, top, bottom))
         return F.conv2d(images, kernel, bias, self.strides, 0, self.dilation_rate)
@@ -170,7 +140,7 @@ class ConvLSTMMath:
         return [F.dropout(ones, rate, training=True) for _ in range(4)]
 
     def _output_spatial(self, spatial):
-        return tuple(conv_output_length(spatial[a], self.kernel_size[a], self.padding, self.strides[a],
+        return tuple(conv_utils.conv_output_length(spatial[a], self.kernel_size[a], self.padding, self.strides[a],
                                         self.dilation_rate[a]) for a in range(2))
 
     def _conv_config(self, activity_regularizer=False):

@@ -57,6 +57,28 @@ def check_units(units, name="units"):
     return int(units)
 
 
+def set_recurrent_options(layer, activation, recurrent_activation, use_bias, kernel_initializer,
+                          recurrent_initializer, bias_initializer, kernel_regularizer, recurrent_regularizer,
+                          bias_regularizer, kernel_constraint, recurrent_constraint, bias_constraint, dropout,
+                          recurrent_dropout):
+    """The Keras arguments every gated recurrent layer shares (dense and convolutional), resolved and kept on
+    `layer` under Keras's names."""
+    layer.activation = activations.get(activation)
+    layer.recurrent_activation = activations.get(recurrent_activation)
+    layer.use_bias = bool(use_bias)
+    layer.kernel_initializer = initializers.get(kernel_initializer)
+    layer.recurrent_initializer = initializers.get(recurrent_initializer)
+    layer.bias_initializer = initializers.get(bias_initializer)
+    layer.kernel_regularizer = regularizers.get(kernel_regularizer)
+    layer.recurrent_regularizer = regularizers.get(recurrent_regularizer)
+    layer.bias_regularizer = regularizers.get(bias_regularizer)
+    layer.kernel_constraint = constraints.get(kernel_constraint)
+    layer.recurrent_constraint = constraints.get(recurrent_constraint)
+    layer.bias_constraint = constraints.get(bias_constraint)
+    layer.dropout = check_rate("dropout", dropout)
+    layer.recurrent_dropout = check_rate("recurrent_dropout", recurrent_dropout)
+
+
 class GateCore:
     """Mixin: the weights and gate products of a SimpleRNN / LSTM / GRU computation.
 
@@ -77,20 +99,10 @@ class GateCore:
                     bias_regularizer, kernel_constraint, recurrent_constraint, bias_constraint, dropout,
                     recurrent_dropout, implementation=2):
         self.units = check_units(units)
-        self.activation = activations.get(activation)
-        self.recurrent_activation = activations.get(recurrent_activation)
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.recurrent_initializer = initializers.get(recurrent_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.kernel_constraint = constraints.get(kernel_constraint)
-        self.recurrent_constraint = constraints.get(recurrent_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
-        self.dropout = check_rate("dropout", dropout)
-        self.recurrent_dropout = check_rate("recurrent_dropout", recurrent_dropout)
+        set_recurrent_options(self, activation, recurrent_activation, use_bias, kernel_initializer,
+                              recurrent_initializer, bias_initializer, kernel_regularizer, recurrent_regularizer,
+                              bias_regularizer, kernel_constraint, recurrent_constraint, bias_constraint, dropout,
+                              recurrent_dropout)
         # tf-keras falls back to implementation 1 (one dropout mask per gate) under recurrent dropout.
         self.implementation = 1 if self.recurrent_dropout != 0 else int(implementation)
 
