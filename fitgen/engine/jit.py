@@ -22,7 +22,6 @@ When the eager step runs instead:
 
 A model that overrides `train_step` runs its own step as written (with a warning that it is not compiled).
 """
-
 import torch
 from torch import nn
 
