@@ -12,6 +12,7 @@ from fitgen.engine.input_layer import Input
 from fitgen.engine.keras_tensor import KerasTensor
 from fitgen.layers.core import Dense
 from fitgen.layers.pooling import GlobalAveragePooling2D, GlobalMaxPooling2D
+from fitgen.utils.data_utils import get_file
 from fitgen.utils.layer_utils import get_source_inputs
 
 KERAS_APPLICATIONS = "https://storage.googleapis.com/tensorflow/keras-applications/"
@@ -78,7 +79,6 @@ def fetch_weights(file_name, origin, file_hash=None):
         OSError: no cached copy and no download; the message names the file, its URL and where to put it.
         ValueError: the downloaded file does not match Keras's published hash.
     """
-    from fitgen.utils.data_utils import get_file
     try:
         return get_file(file_name, origin, cache_subdir="models", file_hash=file_hash)
     except OSError as error:

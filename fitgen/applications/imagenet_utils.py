@@ -13,7 +13,10 @@ import warnings
 import numpy as np
 import torch
 
-from fitgen import backend
+from fitgen import activations, backend
+from fitgen.engine.keras_tensor import KerasTensor
+from fitgen.layers.core import Lambda
+from fitgen.utils.data_utils import get_file
 
 CLASS_INDEX = None
 CLASS_INDEX_PATH = "https://storage.googleapis.com/download.tensorflow.org/data/imagenet_class_index.json"
@@ -62,9 +65,7 @@ def preprocess_input(x, data_format=None, mode="caffe"):
                          f"data_format={data_format}")
     if isinstance(x, np.ndarray):
         return _preprocess_numpy_input(x, data_format, mode)
-    from fitgen.engine.keras_tensor import KerasTensor
     if isinstance(x, KerasTensor):
-        from fitgen.layers.core import Lambda
         return Lambda(preprocess_tensor, arguments={"data_format": data_format, "mode": mode})(x)
     if not isinstance(x, torch.Tensor):
         return _preprocess_numpy_input(np.asarray(x), data_format, mode)
@@ -163,7 +164,6 @@ def decode_predictions(preds, top=5):
         raise ValueError(f"`decode_predictions` expects a batch of predictions (i.e. a 2D array of shape "
                          f"(samples, 1000)). Found array with shape: {preds.shape}")
     if CLASS_INDEX is None:
-        from fitgen.utils.data_utils import get_file
         path = get_file(CLASS_INDEX_FILE, CLASS_INDEX_PATH, cache_subdir="models", file_hash=CLASS_INDEX_HASH)
         with open(path) as f:
             CLASS_INDEX = json.load(f)
@@ -244,7 +244,6 @@ def validate_activation(classifier_activation, weights):
     """With pretrained weights, only None and 'softmax' are valid classifier activations."""
     if weights is None:
         return
-    from fitgen import activations
     activation = activations.get(classifier_activation)
     if activation not in (activations.get("softmax"), activations.get(None)):
         raise ValueError(f"Only `None` and `softmax` activations are allowed for the `classifier_activation` "

@@ -7,6 +7,8 @@ looks at user data structures directly.
 import numpy as np
 import torch
 
+from fitgen.utils.generic_utils import to_snake_case
+
 
 def is_array_like(value):
     """numpy arrays, memmaps, torch tensors, h5py Datasets, HDF5Matrix: anything with shape and slicing."""
@@ -239,7 +241,6 @@ def loss_kind(fn):
     """The snake-case name of a built-in fitgen loss (function or class instance); None for user losses."""
     if fn is None:
         return None
-    from fitgen.utils.generic_utils import to_snake_case
     module = getattr(fn, "__module__", None) or type(fn).__module__
     if not str(module).startswith("fitgen"):
         return None

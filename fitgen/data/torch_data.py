@@ -9,9 +9,8 @@ import math
 
 import numpy as np
 
-from fitgen.data.pipeline.shm import to_numpy_leaf
-from fitgen.data.pipeline.sources import IndexedSource
-from fitgen.data.pipeline.sources import StreamSource
+from fitgen.data.pipeline.shm import map_structure, to_numpy_leaf
+from fitgen.data.pipeline.sources import IndexedSource, StreamSource
 
 
 def collate(samples):
@@ -129,7 +128,6 @@ class DataLoaderSource(StreamSource):
             self.num_batches = None
 
     def stream(self):
-        from fitgen.data.pipeline.shm import map_structure
         while True:
             produced = False
             for batch in self.loader:

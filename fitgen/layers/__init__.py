@@ -28,6 +28,7 @@ from fitgen.layers.reshaping import (Cropping1D, Cropping2D, Cropping3D, UpSampl
 from fitgen.layers.torch_module import TorchModule
 from fitgen.layers.wrappers import Bidirectional, TimeDistributed
 from fitgen.layers.wrappers import Wrapper
+from fitgen.utils.generic_utils import serialize_keras_object
 
 try:  # a bonus layer of the normalization module
     from fitgen.layers.normalization import LayerNormalization
@@ -50,7 +51,6 @@ GlobalAvgPool1D, GlobalAvgPool2D, GlobalAvgPool3D = GlobalAveragePooling1D, Glob
 
 
 def serialize(layer):
-    from fitgen.utils.generic_utils import serialize_keras_object
     return serialize_keras_object(layer)
 
 

@@ -32,6 +32,7 @@ import weakref
 
 import numpy as np
 
+from fitgen.data.generator import GeneratorSource
 from fitgen.data.pipeline import faults
 from fitgen.data.pipeline import shm
 from fitgen.data.pipeline import workers as _workers
@@ -464,7 +465,6 @@ def as_source(source):
     if hasattr(source, "__getitem__") and hasattr(source, "__len__"):
         return SequenceSource(source)
     if hasattr(source, "__iter__") or hasattr(source, "__next__"):
-        from fitgen.data.generator import GeneratorSource
         return GeneratorSource(source)
     raise TypeError("Prefetcher expects an IndexedSource, a StreamSource, a Sequence or an iterable. "
                     f"Received: {type(source).__name__}")

@@ -4,6 +4,7 @@ An `IndexedSource` is asked for batch `i` (exactly once per epoch by constructio
 workers may share it); a `StreamSource` hands out one iterator that only one producer may advance,
 unless it opts into sharding.
 """
+from fitgen.data.sequence import Sequence
 
 
 class IndexedSource:
@@ -61,7 +62,6 @@ class SequenceSource(IndexedSource):
     def __init__(self, sequence):
         self.sequence = sequence
         own = getattr(type(sequence), "on_epoch_end", None)
-        from fitgen.data.sequence import Sequence
         # Only a Sequence that overrides on_epoch_end can change state that workers must see again.
         self.changes_on_epoch_end = own is not None and own is not Sequence.on_epoch_end
         if hasattr(sequence, "get_epoch_state") and hasattr(sequence, "set_epoch_state"):

@@ -1,6 +1,7 @@
 """`Rescaling`: `inputs * scale + offset`, computed in the layer's float type (tf-keras 2.21)."""
 import torch
 
+from fitgen.backend import common as backend
 from fitgen.engine.base_layer import Layer
 
 
@@ -35,7 +36,6 @@ class Rescaling(Layer):
         return tensor
 
     def call(self, inputs):
-        from fitgen import backend
         x = inputs.to(backend.torch_dtype(self.dtype))
         return x * self._constant(self.scale, x) + self._constant(self.offset, x)
 

@@ -11,7 +11,9 @@ from fitgen import backend
 from fitgen.engine import keras_tensor
 from fitgen.engine.base_layer import Layer, _module_device
 from fitgen.layers.rnn import states as state_utils
+from fitgen.layers.rnn.cells import GateCell
 from fitgen.layers.rnn.sequence import run_gate_sequence
+from fitgen.layers.rnn.stacked import StackedRNNCells
 
 _STATEFUL_BATCH = ("If a RNN is stateful, it needs to know its batch size. Specify the batch size of your input "
                    "tensors: \n- If using a Sequential model, specify the batch size by passing a "
@@ -58,7 +60,6 @@ class RNN(Layer):
     def __init__(self, cell, return_sequences=False, return_state=False, go_backwards=False, stateful=False,
                  unroll=False, time_major=False, **kwargs):
         if isinstance(cell, (list, tuple)):
-            from fitgen.layers.rnn.stacked import StackedRNNCells
             cell = StackedRNNCells(cell)
         check_cell(cell, "cell")
         num_constants = kwargs.pop("num_constants", 0) or 0
@@ -392,7 +393,6 @@ def _is_shape_list(shape):
 
 
 def _runs_gate_sequence(cell):
-    from fitgen.layers.rnn.cells import GateCell
     return isinstance(cell, GateCell) and type(cell).call is GateCell.call
 
 

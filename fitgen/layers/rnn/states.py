@@ -9,7 +9,7 @@ import numbers
 
 import torch
 
-from fitgen.engine.base_layer import LayerWeight
+from fitgen.engine.base_layer import Layer, LayerWeight
 
 
 def is_leaf(size):
@@ -68,7 +68,6 @@ class CellWeight(LayerWeight):
 
 def scope_cell_weights(owner, cell):
     """Prefixes the names of `cell`'s (and its nested cells') weights with `owner`'s name."""
-    from fitgen.engine.base_layer import Layer
     if not isinstance(cell, Layer):
         return
     for weight in cell._own_and_nested_weights():
@@ -81,7 +80,6 @@ def scope_cell_weights(owner, cell):
 
 def serialize_cell(cell):
     """A cell's `{"class_name", "config", ...}` entry, as tf-keras nests it in an RNN's config."""
-    from fitgen.engine.base_layer import Layer
     from fitgen.saving.serialization import serialize_layer
     if not isinstance(cell, Layer):
         return {"class_name": type(cell).__name__, "config": cell.get_config()}

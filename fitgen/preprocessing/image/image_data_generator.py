@@ -12,6 +12,9 @@ import numpy as np
 
 from fitgen import backend
 from fitgen.preprocessing.image import transforms
+from fitgen.preprocessing.image.dataframe_iterator import DataFrameIterator
+from fitgen.preprocessing.image.directory_iterator import DirectoryIterator
+from fitgen.preprocessing.image.iterators import NumpyArrayIterator
 
 _NOT_FIT = ("This ImageDataGenerator specifies `{0}`, but it hasn't been fit on any training data. "
             "Fit it first by calling `.fit(numpy_data)`.")
@@ -215,7 +218,6 @@ class ImageDataGenerator:
         Returns:
             A `NumpyArrayIterator` (a `Sequence`) yielding `(x, y)`, `(x, y, sample_weight)` or `x`.
         """
-        from fitgen.preprocessing.image.iterators import NumpyArrayIterator
         return NumpyArrayIterator(x, y, self, batch_size=batch_size, shuffle=shuffle, sample_weight=sample_weight,
                                   seed=seed, data_format=self.data_format, save_to_dir=save_to_dir,
                                   save_prefix=save_prefix, save_format=save_format,
@@ -252,7 +254,6 @@ class ImageDataGenerator:
         Returns:
             A `DirectoryIterator` (a `Sequence`) yielding `(x, y)` batches (`x` alone for class_mode None).
         """
-        from fitgen.preprocessing.image.directory_iterator import DirectoryIterator
         return DirectoryIterator(directory, self, target_size=target_size, color_mode=color_mode, classes=classes,
                                  class_mode=class_mode, batch_size=batch_size, shuffle=shuffle, seed=seed,
                                  data_format=self.data_format, save_to_dir=save_to_dir, save_prefix=save_prefix,
@@ -307,7 +308,6 @@ class ImageDataGenerator:
             warnings.warn('`class_mode` "other" is deprecated, please use `class_mode` "raw".',
                           DeprecationWarning, stacklevel=2)
             class_mode = "raw"
-        from fitgen.preprocessing.image.dataframe_iterator import DataFrameIterator
         return DataFrameIterator(dataframe, directory, self, x_col=x_col, y_col=y_col, weight_col=weight_col,
                                  target_size=target_size, color_mode=color_mode, classes=classes,
                                  class_mode=class_mode, data_format=self.data_format, batch_size=batch_size,
