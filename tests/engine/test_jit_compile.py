@@ -24,11 +24,13 @@ FIXTURES = pathlib.Path(__file__).resolve().parents[1] / "fixtures" / "keras2"
 
 
 @pytest.fixture(autouse=True)
-def one_compile_thread(monkeypatch):
+def one_compile_thread():
     # Inductor compiles in a thread pool it keeps for the life of the process; with one compile thread it
-    # makes none, which keeps these tests free of leftover threads.
+    # makes none, which keeps these tests free of leftover threads. torch's own config.patch, not monkeypatch:
+    # newer pytest restores a module attribute by deleting it, which removes the option from torch's config.
     from torch._inductor import config
-    monkeypatch.setattr(config, "compile_threads", 1)
+    with config.patch(compile_threads=1):
+        yield
 
 
 @pytest.fixture
