@@ -8,7 +8,8 @@ resumed run (BackupAndRestore) and every rank of a distributed run agree on it. 
 as torch tensors (no copy) and each batch is one gather (or a free slice when the order is contiguous).
 Out-of-core data is an indexed source like a `Sequence`: its batches are read by the data pipeline's workers
 (one thread by default, `workers=N` threads, or processes with `use_multiprocessing=True` for memmaps), so
-reading the next batches from disk overlaps the current step. With shuffle='batch' each read is one contiguous
+reading the next batches from disk overlaps the current step. A plain HDF5 dataset of a read-only file is read
+through a memmap of its bytes (`_file_view`), like a .npy file. With shuffle='batch' each read is one contiguous
 slice; with shuffle=True the indices of a batch are sorted before reading, since h5py needs increasing indices
 and sorted reads are far faster on disk. Memory never grows with the data set size.
 """
@@ -42,6 +43,28 @@ def _wrap(array):
     if not array.flags.writeable:
         array = np.array(array)  # torch cannot alias read-only memory safely
     return torch.from_numpy(np.ascontiguousarray(array))
+
+
+def _file_view(array):
+    """A contiguous, uncompressed h5py Dataset of a file opened read-only, as a read-only memmap of its bytes.
+
+    Its batches are then read as a memmap's are (one `pread` each with the GIL released, process workers
+    allowed: no h5py handle crosses a fork), instead of through h5py's global lock. Anything else (chunked or
+    compressed data, a file open for writing whose bytes may not be flushed, other drivers, a user block)
+    is returned as it is and read by h5py.
+    """
+    if not (type(array).__module__ or "").startswith("h5py") or type(array).__name__ != "Dataset":
+        return array
+    try:
+        file = array.file
+        plain = (array.chunks is None and array.external is None and file.mode == "r" and file.driver == "sec2"
+                 and file.userblock_size == 0 and array.dtype.kind in "biuf" and array.dtype.fields is None)
+        offset = array.id.get_offset() if plain else None
+    except (AttributeError, TypeError, ValueError):
+        return array
+    if offset is None or not array.shape or array.size == 0:
+        return array
+    return np.memmap(file.filename, dtype=array.dtype, mode="r", offset=offset, shape=array.shape)
 
 
 def _is_hdf5(array):
@@ -79,7 +102,7 @@ class ArrayAdapter(DataAdapter):
         self.class_weights = class_weights  # list per output: (table tensor, keys) or None
         arrays = [x_list, y_list, sw_list]
         self.in_memory = all(_in_memory(a) for group in arrays for a in group if a is not None)
-        convert = _wrap if self.in_memory else (lambda a: a)
+        convert = _wrap if self.in_memory else _file_view
         self.x = [None if a is None else convert(a) for a in x_list]
         self.y = [None if a is None else convert(a) for a in y_list]
         self.sw = [None if a is None else convert(a) for a in sw_list]
@@ -91,8 +114,10 @@ class ArrayAdapter(DataAdapter):
                     check_classes_present(y, table_and_keys[1])
         self._prefetcher = None
         if not self.in_memory and workers:
-            # h5py handles are not fork-safe: HDF5 data is read by threads; memmaps may use processes.
-            processes = use_multiprocessing and not any(_is_hdf5(a) for g in arrays for a in g if a is not None)
+            # h5py handles are not fork-safe: HDF5 data read by h5py stays on threads; memmaps (and the plain
+            # HDF5 datasets read through a file view) may use processes.
+            processes = use_multiprocessing and not any(
+                _is_hdf5(a) for g in (self.x, self.y, self.sw) for a in g if a is not None)
             casts = self.finisher.read_casts(self.x, self.y, self.sw)
             self._prefetcher = Prefetcher(_ArraySource(self, casts), workers=workers, use_multiprocessing=processes,
                                           max_queue_size=min(max_queue_size, READ_AHEAD), timeout=timeout,

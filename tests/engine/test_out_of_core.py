@@ -137,6 +137,51 @@ def test_training_on_h5py_matches_training_in_memory(h5file):
     np.testing.assert_allclose(on_disk.get_weights()[0], in_memory.get_weights()[0], rtol=1e-5, atol=1e-6)
 
 
+def test_plain_hdf5_datasets_of_a_read_only_file_are_read_through_a_file_view(tmp_path):
+    from fitgen.data.arrays import _file_view
+    x, _ = _data()
+    path = str(tmp_path / "kinds.h5")
+    with h5py.File(path, "w") as f:
+        f["plain"] = x
+        f["f64"] = x.astype("float64")
+        f.create_dataset("chunked", data=x, chunks=(10, FEATURES))
+        f.create_dataset("compressed", data=x, compression="gzip")
+    with h5py.File(path, "r") as f:
+        for name in ("plain", "f64"):
+            view = _file_view(f[name])
+            assert isinstance(view, np.memmap) and view.dtype == f[name].dtype
+            np.testing.assert_array_equal(view[3:17], f[name][3:17])
+        # Chunked or compressed bytes are not laid out as an array in the file: h5py reads those.
+        for name in ("chunked", "compressed"):
+            dataset = f[name]
+            assert _file_view(dataset) is dataset
+    with h5py.File(path, "r+") as f:  # open for writing: its newest bytes may not be in the file yet
+        dataset = f["plain"]
+        assert _file_view(dataset) is dataset
+
+
+@pytest.mark.parametrize("name", ["plain", "chunked"])
+def test_hdf5_dataset_with_process_workers_trains_like_memory(tmp_path, name):
+    # A plain dataset is read by process workers through its file view; a chunked one stays on h5py threads.
+    x, y = _data(n=64)
+    path = str(tmp_path / "train.h5")
+    with h5py.File(path, "w") as f:
+        f.create_dataset("x", data=x, chunks=(16, FEATURES) if name == "chunked" else None)
+        f["y"] = y
+    in_memory = _model()
+    weights = in_memory.get_weights()
+    fitgen.backend.set_random_seed(3)
+    expected = in_memory.fit(x, y, batch_size=8, epochs=2, shuffle="batch", verbose=0).history["loss"]
+    on_disk = _model()
+    on_disk.set_weights(weights)
+    fitgen.backend.set_random_seed(3)
+    with h5py.File(path, "r") as f:
+        got = on_disk.fit(f["x"], f["y"], batch_size=8, epochs=2, shuffle="batch", verbose=0, workers=2,
+                          use_multiprocessing=True).history["loss"]
+    np.testing.assert_allclose(got, expected, rtol=1e-5)
+    np.testing.assert_allclose(on_disk.get_weights()[0], in_memory.get_weights()[0], rtol=1e-5, atol=1e-6)
+
+
 def test_fit_evaluate_predict_on_hdf5matrix_with_start_end_and_normalizer(h5file):
     path, x, y = h5file
     x_train = HDF5Matrix(path, "x", start=0, end=40, normalizer=lambda a: a * 2.0)
