@@ -50,15 +50,16 @@ def _file_view(array):
 
     Its batches are then read as a memmap's are (one `pread` each with the GIL released, process workers
     allowed: no h5py handle crosses a fork), instead of through h5py's global lock. Anything else (chunked or
-    compressed data, a file open for writing whose bytes may not be flushed, other drivers, a user block)
-    is returned as it is and read by h5py.
+    compressed data, a file open for writing whose bytes may not be flushed, or read while a writer appends
+    (SWMR), other drivers, a user block) is returned as it is and read by h5py.
     """
     if not (type(array).__module__ or "").startswith("h5py") or type(array).__name__ != "Dataset":
         return array
     try:
         file = array.file
-        plain = (array.chunks is None and array.external is None and file.mode == "r" and file.driver == "sec2"
-                 and file.userblock_size == 0 and array.dtype.kind in "biuf" and array.dtype.fields is None)
+        plain = (array.chunks is None and array.external is None and file.mode == "r" and not file.swmr_mode
+                 and file.driver == "sec2" and file.userblock_size == 0 and array.dtype.kind in "biuf"
+                 and array.dtype.fields is None)
         offset = array.id.get_offset() if plain else None
     except (AttributeError, TypeError, ValueError):
         return array
