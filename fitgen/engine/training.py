@@ -219,8 +219,9 @@ class TrainingAPI:
             steps_per_epoch: batches per epoch (required for plain generators).
             validation_steps: validation batches per epoch for generator validation data.
             validation_freq: validate every N epochs (int) or at the listed epochs (1-based container).
-            max_queue_size, workers, use_multiprocessing: the streaming engine's settings for generators and
-                Sequences (workers=0 runs them in the main thread).
+            max_queue_size, workers, use_multiprocessing: the streaming engine's settings for generators,
+                Sequences and out-of-core arrays (memmaps, h5py), which it reads ahead of the step; workers=0
+                reads in the main thread.
             timeout: seconds one batch of a generator or Sequence may take before TimeoutError (fitgen;
                 None waits as long as it takes, while still detecting dead worker processes).
 
