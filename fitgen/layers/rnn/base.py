@@ -46,10 +46,7 @@ class RNNBase(GateCore, RNN):
         return self
 
     # ------------------------------------------------------------------------------------------- build
-    def _check_input_rank(self, shape):
-        if len(shape) != 3:
-            raise ValueError(f"Input 0 of layer {self.name!r} is incompatible with the layer: expected ndim=3, "
-                             f"found ndim={len(shape)}. Full shape received: {tuple(shape)}")
+    _input_ndim = 3
 
     def _build_cell(self, step_shape, constants_shapes):
         self._build_gates(step_shape[-1])

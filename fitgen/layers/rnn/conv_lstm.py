@@ -216,10 +216,7 @@ class ConvLSTM2D(ConvLSTMMath, RNN):
     def cell(self):
         return self
 
-    def _check_input_rank(self, shape):
-        if len(shape) != 5:
-            raise ValueError(f"Input 0 of layer {self.name!r} is incompatible with the layer: expected ndim=5, "
-                             f"found ndim={len(shape)}. Full shape received: {tuple(shape)}")
+    _input_ndim = 5
 
     def _build_cell(self, step_shape, constants_shapes):
         channels_first = self.data_format == "channels_first"

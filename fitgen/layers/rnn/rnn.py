@@ -127,9 +127,15 @@ class RNN(Layer):
         self._build_cell((batch,) + x_shape[2:], constants)
         self.built = True
 
+    # The input rank the layer needs: None for a wrapped cell (at least 3: batch, time, features...); the
+    # built-in recurrent layers fix it (3, or 5 for ConvLSTM2D).
+    _input_ndim = None
+
     def _check_input_rank(self, shape):
-        if len(shape) < 3:
-            raise ValueError(f"Input 0 of layer {self.name!r} is incompatible with the layer: expected ndim>=3, "
+        ndim = self._input_ndim
+        if len(shape) < 3 if ndim is None else len(shape) != ndim:
+            expected = "ndim>=3" if ndim is None else f"ndim={ndim}"
+            raise ValueError(f"Input 0 of layer {self.name!r} is incompatible with the layer: expected {expected}, "
                              f"found ndim={len(shape)}. Full shape received: {shape}")
 
     def _build_cell(self, step_shape, constants_shapes):
