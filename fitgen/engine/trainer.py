@@ -133,6 +133,16 @@ def _check_verbose(verbose):
     return int(verbose)
 
 
+def _check_loop_arguments(batch_size, steps, max_queue_size, workers, timeout, verbose):
+    """The arguments evaluate and predict share; returns `verbose` as an int."""
+    _check_positive("batch_size", batch_size)
+    _check_positive("steps", steps)
+    _check_positive("max_queue_size", max_queue_size, allow_none=False)
+    _check_non_negative("workers", workers)
+    _check_timeout(timeout)
+    return _check_verbose(verbose)
+
+
 def _check_fit_arguments(validation_split, shuffle, timeout):
     _check_number("validation_split", validation_split, "a float in [0, 1)")
     if not 0. <= validation_split < 1.:
@@ -288,12 +298,7 @@ def evaluate(model, x=None, y=None, batch_size=None, verbose=1, sample_weight=No
              max_queue_size=10, workers=1, use_multiprocessing=False, return_dict=False, timeout=None):
     model._assert_compiled()
     strategy = strategy_for(model)
-    _check_positive("batch_size", batch_size)
-    _check_positive("steps", steps)
-    _check_positive("max_queue_size", max_queue_size, allow_none=False)
-    _check_non_negative("workers", workers)
-    _check_timeout(timeout)
-    verbose = _check_verbose(verbose)
+    verbose = _check_loop_arguments(batch_size, steps, max_queue_size, workers, timeout, verbose)
     callbacks = callbacks_list(callbacks)
     adapter = data_adapter.get_adapter(model, x, y, sample_weight, role="evaluate", batch_size=batch_size,
                                        shuffle=False, steps=steps, max_queue_size=max_queue_size, workers=workers,
@@ -316,12 +321,7 @@ def evaluate(model, x=None, y=None, batch_size=None, verbose=1, sample_weight=No
 def predict(model, x, batch_size=None, verbose=0, steps=None, callbacks=None, max_queue_size=10, workers=1,
             use_multiprocessing=False, timeout=None):
     strategy = strategy_for(model)
-    _check_positive("batch_size", batch_size)
-    _check_positive("steps", steps)
-    _check_positive("max_queue_size", max_queue_size, allow_none=False)
-    _check_non_negative("workers", workers)
-    _check_timeout(timeout)
-    verbose = _check_verbose(verbose)
+    verbose = _check_loop_arguments(batch_size, steps, max_queue_size, workers, timeout, verbose)
     callbacks = callbacks_list(callbacks)
     adapter = data_adapter.get_adapter(model, x, role="predict", batch_size=batch_size, shuffle=False, steps=steps,
                                        max_queue_size=max_queue_size, workers=workers,
