@@ -20,6 +20,16 @@ PERSISTENT_LOSSES = [0]
 # in a test or predict step; a call outside the steps takes the training flag of the layer called.
 PHASE = common.PHASE
 
+# True while jit_compile traces a train step (engine/jit_trace.py): tensors then have shapes but no values.
+TRACING = [False]
+
+
+def is_tracing():
+    """Whether the running forward pass is being traced into a graph (jit_compile, torch.compile): a check that
+    reads tensor values back to the host must be skipped (the compiled kernels check bounds themselves)."""
+    return TRACING[0] or torch.compiler.is_compiling()
+
+
 # The epoch metrics that `add_metric` calls inside a layer's `call` update (innermost last).
 _METRIC_SINKS = []
 

@@ -1,13 +1,16 @@
-"""`compile(..., jit_compile=True)`: the built-in train step's forward pass, loss and gradients as one
-`torch.compile`d function.
+"""`compile(..., jit_compile=True)`: the built-in train step as one compiled graph.
 
-How. `torch.func.grad_and_value` over a functional call of the model (its trainable weights passed in as
-tensors) turns forward, loss and backward into one graph, which inductor compiles into fused kernels; at run
-time no autograd graph is recorded and no autograd engine runs, which is where a small model's step spends most
-of its time. The optimizer then applies the gradients eagerly, exactly as the eager step does (its per-step
-numbers - a scheduled learning rate, Keras 2 `decay`, Adam's bias corrections - are Python floats that would
-make torch.compile recompile at every step). Random ops (Dropout) draw from torch's generator as in eager mode
-(inductor's `fallback_random`), so the compiled step gives the eager step's numbers to float rounding.
+How. engine/jit_trace.py traces one whole step (forward, loss, gradients, the optimizer's update, constraints) into
+a graph of tensor operations, which inductor (`torch._inductor.compile`, the compiler behind torch.compile)
+turns into fused kernels; each later batch is one call of that compiled function. The optimizer's per-step numbers
+(learning rate after schedules, Keras 2 `decay` and callbacks, Adam's bias corrections) are computed on the host
+as in the eager step and passed in as tensors, so one graph serves the whole training. Random ops (Dropout) draw
+from torch's generator exactly as in eager mode (inductor's `fallback_random`). An optimizer with its own
+`_update` keeps it: the graph then stops at the gradients and the update runs eagerly.
+
+The first compiled batch is checked: the step is captured by torch.compile with `fullgraph=True` (no Python side
+effects, no control flow on tensor values), run eagerly on the same batch with the same random draws, and the
+compiled step's loss, weights and optimizer slots must agree with that eager step's to float rounding.
 
 When the eager step runs instead:
 
@@ -15,25 +18,24 @@ When the eager step runs instead:
 * a batch whose shapes or dtypes differ from the compiled one, e.g. the last, shorter batch of an epoch (one
   eager step costs less than compiling a second graph, and gives the same numbers);
 * for the rest of the compiled model's life, after ONE warning, when the step cannot be compiled: losses kept
-  by layers outside any call (`add_loss(callable)`), `add_metric` values, distributed training, a model that
-  torch.compile cannot trace into one graph (e.g. a Lambda layer with Python side effects such as `print`), or
-  gradients that differ from the eager step's on the first compiled batch (a layer holding its weights where
-  a functional call cannot swap them).
+  by layers outside any call (`add_loss(callable)`), `add_metric` values, loss scaling, distributed training, a
+  model whose Python torch.compile cannot capture as one graph (e.g. a Lambda layer that prints), a layer that
+  sets attributes while it runs, or a compiled step that differs from the eager one on the first compiled batch.
 
 A model that overrides `train_step` runs its own step as written (with a warning that it is not compiled).
 """
 import torch
-from torch import nn
 
 from fitgen.engine import call_context
 from fitgen.engine.call_context import collect_losses
+from fitgen.engine.jit_trace import TracedStep
 
-# The torch.compile backend: inductor generates fused kernels. ("aot_eager" runs the same traced graphs with eager
-# kernels: no speed-up, but compiles in a fraction of the time; the test suite uses it for the larger models.)
+# "inductor" compiles fused kernels. "eager" runs the traced graph op by op: no speed-up, but no compile time
+# (the test suite uses it for the larger models; the graph, its inputs and its writes are the same).
 BACKEND = "inductor"
 
-# torch.compile keeps at most a few compiled versions per code object; each compiled model gets a code object of
-# its own so that many models in one process (a test run, a hyperparameter search) never evict one another.
+# Each compiled model's capture check gets a code object of its own, so that many models in one process (a test
+# run, a hyperparameter search) never evict one another from torch.compile's cache.
 _COMPILED_COUNT = [0]
 
 
@@ -43,60 +45,50 @@ def warn_once(model, message):
                              "no compiled speed-up).")
 
 
-class _Forward(nn.Module):
-    """The model's list-in, list-out forward as a module, so `functional_call` can swap its parameters."""
-
-    def __init__(self, model):
-        super().__init__()
-        self.model = model
-
-    def forward(self, x):
-        return self.model._forward(x)
-
-
 def _signature(x, y, sw):
     return tuple(None if t is None else (t.shape, t.dtype, t.device) for group in (x, y, sw) for t in group)
 
 
-class CompiledGradients:
-    """Forward + loss + gradients of one batch through torch.compile, for `make_train_step(..., jit=...)`.
+class CompiledTrainStep:
+    """The compiled train step, for `make_train_step(..., jit_compile=True)`.
 
-    Called as `jit(x, y, sw, state)` by the train step, it leaves each trainable tensor's `.grad` set and returns
-    `(loss, per-output losses, outputs)`, or None when this batch must take the eager path.
+    Called as `jit(x, y, sw, state)` by the train step, it returns `(loss, per-output losses, outputs, updated)`,
+    where `updated` says whether the weights were already updated (else each trainable tensor's `.grad` is set
+    for the eager optimizer), or None when this batch must take the eager path.
     """
 
     def __init__(self, model, specs, fused, extra_losses, total_loss):
         self.model, self.specs, self.fused = model, specs, fused
         self._extra_losses, self._total_loss = extra_losses, total_loss
-        self.compiled = None
+        self.traced = None
         self.signature = None
-        self.verified = False
         self.disabled = False
         self.compiled_steps = 0  # batches the compiled function computed (tests and benchmarks read it)
+        self._scalar_key = None
 
     def __call__(self, x, y, sw, state):
         if self.disabled:
             return None
-        if self.compiled is None:
+        if self.traced is None:
             if self.signature is None:  # the first batch runs eagerly; the next ones with its shapes compile
                 self.signature = _signature(x, y, sw)
+                return None
+            if _signature(x, y, sw) != self.signature:
                 return None
             reason = self._unsupported(state)
             if reason:
                 return self._disable(reason)
-            self._build(state)
+            try:
+                return self._first_call(x, y, sw, state)
+            except Exception as error:  # noqa: BLE001 - any capture or compile failure falls back to eager
+                return self._disable(_reason(error))
         if _signature(x, y, sw) != self.signature:
             return None
-        try:
-            if not self.verified:
-                return self._verified_call(x, y, sw, state)
-            return self._call(x, y, sw)
-        except Exception as error:  # noqa: BLE001 - any compile failure falls back to the eager step
-            first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-            return self._disable(f"torch.compile could not compile the step ({type(error).__name__}: {first[:200]})")
+        return self._call(x, y, sw)
 
     def _disable(self, reason):
         self.disabled = True
+        self.traced = None
         warn_once(self.model, reason)
         return None
 
@@ -112,101 +104,143 @@ class CompiledGradients:
             return "gradients are disabled"
         return None
 
-    def _build(self, state):
-        model = self.model
-        self.wrapper = _Forward(model)
-        names = {id(p): name for name, p in self.wrapper.named_parameters(remove_duplicate=False)}
-        self.params = list(state["trainable_tensors"])
-        weights = list(model._collected_trainable_weights())
-        missing = [w.name for w, p in zip(weights, self.params) if id(p) not in names]
-        if missing or len(weights) != len(self.params):
-            raise RuntimeError(f"trainable weights outside the model's parameters: {missing}")
-        self.keys = [names[id(p)] for p in self.params]
-        self.weights = weights
-        specs, fused, extra_losses, total_loss = self.specs, self.fused, self._extra_losses, self._total_loss
-        wrapper, keys = self.wrapper, self.keys
+    # ---- every compiled batch ----------------------------------------------------------------------------------
 
-        def loss_and_outputs(params, x, y, sw):
-            # Regularizers and the recurrent layers read `LayerWeight.tensor`: point those at the traced tensors
-            # too (functional_call swaps only module attributes), and back afterwards.
-            originals = [weight.tensor for weight in weights]
-            for weight, tensor in zip(weights, params):
-                weight.tensor = tensor
-            try:
-                with collect_losses() as collected:
-                    outputs = torch.func.functional_call(wrapper, dict(zip(keys, params)), (x,), strict=False)
-                total, per_output = total_loss(specs, y, outputs, sw, extra_losses(state, model, collected), fused)
-            finally:
-                for weight, tensor in zip(weights, originals):
-                    weight.tensor = tensor
-            # Auxiliary results must be tensors: absent ones (None) are left out of the dict.
-            aux = {"total": total.detach()}
-            for index, value in enumerate(per_output):
-                if value is not None:
-                    aux[f"loss_{index}"] = value.detach()
-            for index, output in enumerate(outputs):
-                aux[f"output_{index}"] = output.detach()
-                if getattr(output, "_keras_mask", None) is not None:
-                    aux[f"mask_{index}"] = output._keras_mask
-            return total, aux
+    def _scalars(self):
+        """This step's optimizer numbers as 0-d float64 tensors (new tensors only when a value changed)."""
+        optimizer = self.model.optimizer
+        step = optimizer._iterations.count
+        values = optimizer._step_scalars(optimizer._current_learning_rate(step), step)
+        key = tuple(values[name] for name in self.traced.scalar_names)
+        if key != self._scalar_key:
+            self._scalar_key = key
+            self._scalar_tensors = [torch.tensor(v, dtype=torch.float64) for v in key]
+        return self._scalar_tensors
 
-        gradients = torch.func.grad_and_value(loss_and_outputs, has_aux=True)
-
-        def step(params, x, y, sw):
-            grads, (_, aux) = gradients(params, x, y, sw)
-            return grads, aux
-
-        _COMPILED_COUNT[0] += 1
-        step.__code__ = step.__code__.replace(co_name=f"fitgen_train_step_{_COMPILED_COUNT[0]}")
-        options = {"fallback_random": True} if BACKEND == "inductor" else None
-        self.compiled = torch.compile(step, backend=BACKEND, fullgraph=True, dynamic=False, options=options)
+    def _inputs(self, x, y, sw):
+        batch = [t for group in (x, y, sw) for t in group if t is not None]
+        return self.traced.state_inputs() + self._scalars() + batch
 
     def _call(self, x, y, sw):
-        params = self.params
-        grads, aux = self.compiled([p.detach() for p in params], x, y, sw)
+        traced = self.traced
+        total, per_output, outputs, grads = traced.unflatten(self.compiled(*self._inputs(x, y, sw)))
         self.compiled_steps += 1
-        for param, grad in zip(params, grads):
-            param.grad = grad
-        outputs = []
-        for index in range(len(self.specs)):
-            output = aux[f"output_{index}"]
-            mask = aux.get(f"mask_{index}")
-            if mask is not None:
-                output._keras_mask = mask
-            outputs.append(output)
-        return aux["total"], [aux.get(f"loss_{index}") for index in range(len(self.specs))], outputs
+        if traced.update:
+            self.model.optimizer._iterations.count += 1
+        else:
+            for param, grad in zip(traced.optimizer._params, grads):
+                param.grad = grad
+        return total, per_output, outputs, traced.update
 
-    def _verified_call(self, x, y, sw, state):
-        """The first compiled batch: the eager gradients of the same batch (same random draws, buffers put back)
-        must agree, else a layer keeps weights a functional call cannot swap and the step stays eager."""
+    # ---- the first compiled batch: capture, trace, compile, check ----------------------------------------------
+
+    def _first_call(self, x, y, sw, state):
         model = self.model
-        buffers = [(b, b.detach().clone()) for b in model.buffers()]
-        rng = torch.random.get_rng_state()
-        cuda_rng = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
-        for param in self.params:
-            param.grad = None
-        with collect_losses() as collected:
-            outputs = model._forward(x)
-        total, per_output = self._total_loss(self.specs, y, outputs, sw,
-                                             self._extra_losses(state, model, collected), self.fused)
-        total.backward()
-        expected = [p.grad for p in self.params]
-        with torch.no_grad():
-            for buffer, value in buffers:
-                buffer.copy_(value)
+        optimizer = model.optimizer
+        update = optimizer._traceable
+        traced = TracedStep(model, self.specs, self.fused, self._extra_losses, self._total_loss, state, update)
+        step = optimizer._iterations.count
+        scalars = optimizer._step_scalars(optimizer._current_learning_rate(step), step)
+        reference = self._eager_reference(traced, x, y, sw, state, scalars)
+        example = traced.trace(scalars, x, y, sw)
+        if BACKEND == "inductor":
+            options = {"fallback_random": True}
+            self.compiled = torch._inductor.compile(traced.graph, example, options=options)
+        else:
+            self.compiled = torch.no_grad()(traced.graph)  # the graph holds its own backward ops
+        self.traced = traced
+        rng = reference.pop("rng")
         torch.random.set_rng_state(rng)
-        if cuda_rng is not None:
-            torch.cuda.set_rng_state_all(cuda_rng)
-        call_context.PHASE[0] = 1
         result = self._call(x, y, sw)
-        for param, want in zip(self.params, expected):
-            got = param.grad
-            if (want is None) != (got is None) or (want is not None and not torch.allclose(
-                    got, want, rtol=1e-3, atol=1e-5 * (1.0 + float(want.abs().max())))):
-                for p, g in zip(self.params, expected):
-                    p.grad = g
-                self._disable("the compiled gradients differ from the eager step's for this model (a layer keeps "
-                              "weights that a functional call cannot swap)")
-                return total.detach(), per_output, outputs  # the eager gradients are in place
-        self.verified = True
+        mismatch = _compare(traced, result, reference)
+        if mismatch:
+            _restore(traced, reference)
+            self._disable(f"the compiled step differs from the eager step for this model ({mismatch})")
+            if not update:
+                for param, grad in zip(optimizer._params, reference["grads"]):
+                    param.grad = grad
+            return reference["total"], reference["per_output"], reference["outputs"], update
         return result
+
+    def _eager_reference(self, traced, x, y, sw, state, scalars):
+        """Runs this batch eagerly through torch.compile's graph capture (`fullgraph=True`, eager kernels), leaving
+        the model as it was; returns its loss, outputs, gradients and, on copies, the updated weights and slots."""
+        model, tensors = self.model, traced.step_tensors.tensors
+        before = [t.detach().clone() for t in tensors]
+        rng = torch.random.get_rng_state()
+        specs, fused, extra_losses, total_loss = self.specs, self.fused, self._extra_losses, self._total_loss
+
+        def forward_and_loss(x, y, sw):
+            with collect_losses() as collected:
+                outputs = model._forward(x)
+            return total_loss(specs, y, outputs, sw, extra_losses(state, model, collected), fused) + (outputs,)
+
+        _COMPILED_COUNT[0] += 1
+        forward_and_loss.__code__ = forward_and_loss.__code__.replace(co_name=f"fitgen_step_{_COMPILED_COUNT[0]}")
+        captured = torch.compile(forward_and_loss, backend="eager", fullgraph=True, dynamic=False)
+        call_context.PHASE[0] = 1
+        total, per_output, outputs = captured(x, y, sw)
+        params = traced.optimizer._params
+        grads = torch.autograd.grad(total, params, allow_unused=True)
+        reference = {"rng": rng, "total": total.detach(), "per_output": [None if v is None else v.detach()
+                                                                          for v in per_output],
+                     "outputs": [o.detach() for o in outputs], "grads": list(grads)}
+        reference["after"] = [t.detach().clone() for t in tensors]  # buffers moved by the forward pass
+        if traced.update:
+            reference.update(_reference_update(traced, grads, scalars, state))
+        with torch.no_grad():
+            for tensor, value in zip(tensors, before):
+                tensor.copy_(value)
+        return reference
+
+
+def _reference_update(traced, grads, scalars, state):
+    """The eager optimizer step and constraints applied to copies of the weights and slots."""
+    tensors = [t.detach().clone() for t in traced.step_tensors.tensors]
+    slots = {name: [t.detach().clone() for t in values] for name, values in traced.optimizer._slots.items()}
+    slots = {name: slots[name] for name in traced.slot_names}
+    grads = [None if g is None else g.clone() for g in grads]
+    with torch.no_grad():
+        traced._apply_update(tensors, grads, slots, scalars)
+    return {"tensors": tensors, "slots": slots}
+
+
+def _compare(traced, result, reference):
+    """'' when the compiled step agrees with the eager one to float rounding, else what differs."""
+    total = result[0]
+    if not torch.allclose(total.float(), reference["total"].float(), rtol=1e-4, atol=1e-6):
+        return f"loss {float(total):.6g} != {float(reference['total']):.6g}"
+    pairs = []
+    if traced.update:
+        pairs += list(zip(traced.step_tensors.tensors, reference["tensors"]))
+        for name in traced.slot_names:
+            pairs += list(zip(traced.optimizer._slots[name], reference["slots"][name]))
+    else:
+        pairs += [(p.grad, g) for p, g in zip(traced.optimizer._params, reference["grads"])]
+    for got, want in pairs:
+        if (got is None) != (want is None):
+            return "a gradient is missing"
+        if got is not None and not torch.allclose(got.float(), want.float(), rtol=1e-3,
+                                                  atol=1e-5 * (1.0 + float(want.abs().max()))):
+            return "weights after the update"
+    return ""
+
+
+def _restore(traced, reference):
+    """Puts the eager step's results in place of the compiled step's."""
+    with torch.no_grad():
+        if traced.update:
+            for tensor, value in zip(traced.step_tensors.tensors, reference["tensors"]):
+                tensor.copy_(value)
+            for name in traced.slot_names:
+                for tensor, value in zip(traced.optimizer._slots[name], reference["slots"][name]):
+                    tensor.copy_(value)
+        else:
+            for tensor, value in zip(traced.step_tensors.tensors, reference["after"]):
+                tensor.copy_(value)
+
+
+def _reason(error):
+    text = str(error).strip()
+    first = text.splitlines()[0] if text else type(error).__name__
+    return f"the step cannot be compiled ({type(error).__name__}: {first[:200]})"

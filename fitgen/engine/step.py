@@ -18,7 +18,7 @@ from fitgen.engine.base_layer import GradientFlags
 from fitgen.engine.call_context import collect_losses, collected_loss_values
 from fitgen.engine.compile_utils import output_loss
 from fitgen.engine import jit as jit_module
-from fitgen.engine.jit import CompiledGradients
+from fitgen.engine.jit import CompiledTrainStep
 from fitgen.mixed_precision.policy import MIXED_IN_USE, as_float32
 from fitgen.optimizers.loss_scale import LossScaleOptimizer
 
@@ -83,13 +83,13 @@ def make_train_step(model, forward=None, loss_scale=None, jit_compile=False):
 
     `forward` and `loss_scale` are distribution's hooks (fitgen.distribute.ddp): a DDP-wrapped forward, and
     a callable giving the factor on this rank's loss before backward. The returned loss is never scaled.
-    `jit_compile` computes forward, loss and gradients with torch.compile where it can (engine/jit.py).
+    `jit_compile` runs the step as one compiled graph where it can (engine/jit.py).
     """
     specs = model._output_specs
     fused = fused_losses(specs)
     jit = None
     if jit_compile:
-        jit = CompiledGradients(model, specs, fused, _extra_losses, total_loss)
+        jit = CompiledTrainStep(model, specs, fused, _extra_losses, total_loss)
     elif getattr(model, "jit_compile", False) and (forward is not None or loss_scale is not None):
         jit_module.warn_once(model, "distributed training is not compiled")
     forward = model._forward if forward is None else forward
@@ -136,7 +136,9 @@ def make_train_step(model, forward=None, loss_scale=None, jit_compile=False):
             loss = total if loss_scale is None else total * loss_scale()
             (optimizer.get_scaled_loss(loss) if scales_loss else loss).backward()
         else:
-            total, per_output, outputs = result
+            total, per_output, outputs, updated = result
+            if updated:  # the compiled graph applied the optimizer and the constraints
+                return total, per_output, outputs
         constrained = state["constrained"]
         optimizer.apply_gradients()
         if constrained:

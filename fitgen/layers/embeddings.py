@@ -5,6 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from fitgen import constraints, initializers, regularizers
+from fitgen.engine import call_context
 from fitgen.engine.base_layer import Layer
 
 
@@ -66,9 +67,9 @@ class Embedding(Layer):
         indices = torch.as_tensor(inputs)
         if indices.is_floating_point() or indices.dtype == torch.bool:
             indices = indices.to(torch.int64)
-        # The range check reads two numbers back to the host; a torch.compile'd step (jit_compile) cannot, and
-        # its compiled gather checks the bounds itself.
-        if indices.numel() and not torch.compiler.is_compiling():
+        # The range check reads two numbers back to the host; a traced step (jit_compile) cannot, and its
+        # compiled gather checks the bounds itself.
+        if indices.numel() and not call_context.is_tracing():
             low, high = torch.aminmax(indices)
             if int(low) < 0 or int(high) >= self.input_dim:
                 bad = int(low) if int(low) < 0 else int(high)

@@ -3,6 +3,7 @@ import torch
 
 from fitgen.optimizers.optimizer import Optimizer
 from fitgen.optimizers.optimizer import hyper
+from fitgen.optimizers.optimizer import scaled_add_
 
 
 class Adadelta(Optimizer):
@@ -33,7 +34,7 @@ class Adadelta(Optimizer):
     def _slot_specs(self):
         return [[("accumulated_grad", 0.0), ("accumulated_delta_var", 0.0)]]
 
-    def _update(self, params, grads, slots, lr, step):
+    def _apply_step(self, params, grads, slots, scalars):
         rho = hyper(self.rho)
         accumulated_grad = slots["accumulated_grad"]
         accumulated_delta = slots["accumulated_delta_var"]
@@ -48,7 +49,7 @@ class Adadelta(Optimizer):
         torch._foreach_div_(step_size, denominator)
         torch._foreach_mul_(accumulated_delta, rho)
         torch._foreach_addcmul_(accumulated_delta, step_size, step_size, value=1 - rho)
-        torch._foreach_add_(params, step_size, alpha=-lr)
+        scaled_add_(params, step_size, -scalars["lr"])
 
     def get_config(self):
         config = super().get_config()

@@ -2,6 +2,7 @@
 import torch
 
 from fitgen.optimizers.optimizer import Optimizer
+from fitgen.optimizers.optimizer import scaled_addcdiv_
 
 
 class Adagrad(Optimizer):
@@ -33,12 +34,12 @@ class Adagrad(Optimizer):
     def _slot_specs(self):
         return [[("accumulator", self.initial_accumulator_value)]]
 
-    def _update(self, params, grads, slots, lr, step):
+    def _apply_step(self, params, grads, slots, scalars):
         accumulator = slots["accumulator"]
         torch._foreach_addcmul_(accumulator, grads, grads)
         denominator = torch._foreach_add(accumulator, self.epsilon)
         torch._foreach_sqrt_(denominator)
-        torch._foreach_addcdiv_(params, grads, denominator, value=-lr)
+        scaled_addcdiv_(params, grads, denominator, -scalars["lr"])
 
     def get_config(self):
         config = super().get_config()

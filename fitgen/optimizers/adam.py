@@ -5,6 +5,7 @@ import torch
 
 from fitgen.optimizers.optimizer import Optimizer
 from fitgen.optimizers.optimizer import hyper
+from fitgen.optimizers.optimizer import scaled_addcdiv_
 
 
 class Adam(Optimizer):
@@ -50,12 +51,17 @@ class Adam(Optimizer):
             groups.append([("vhat", 0.0)])
         return groups
 
-    def _update(self, params, grads, slots, lr, step):
+    def _step_scalars(self, lr, step):
         t = step + 1
         beta_1_power = hyper(self.beta_1) ** t
         beta_2_power = hyper(self.beta_2) ** t
-        alpha = lr * math.sqrt(1 - beta_2_power) / (1 - beta_1_power)
-        epsilon = self.epsilon * math.sqrt(1 - beta_2_power) if self.adaptive_epsilon else self.epsilon
+        scalars = {"lr": lr, "alpha": lr * math.sqrt(1 - beta_2_power) / (1 - beta_1_power)}
+        if self.adaptive_epsilon:
+            scalars["epsilon"] = self.epsilon * math.sqrt(1 - beta_2_power)
+        return scalars
+
+    def _apply_step(self, params, grads, slots, scalars):
+        epsilon = scalars.get("epsilon", self.epsilon)
         m, v = slots["m"], slots["v"]
         torch._foreach_lerp_(m, grads, 1 - self.beta_1)
         torch._foreach_mul_(v, self.beta_2)
@@ -65,7 +71,7 @@ class Adam(Optimizer):
             v = slots["vhat"]
         denominator = torch._foreach_sqrt(v)
         torch._foreach_add_(denominator, epsilon)
-        torch._foreach_addcdiv_(params, m, denominator, value=-alpha)
+        scaled_addcdiv_(params, m, denominator, -scalars["alpha"])
 
     def get_config(self):
         config = super().get_config()

@@ -3,6 +3,7 @@ import torch
 
 from fitgen.optimizers.optimizer import Optimizer
 from fitgen.optimizers.optimizer import hyper
+from fitgen.optimizers.optimizer import scaled_addcdiv_
 
 
 class Adamax(Optimizer):
@@ -34,14 +35,16 @@ class Adamax(Optimizer):
     def _slot_specs(self):
         return [[("m", 0.0), ("u", 0.0)]]
 
-    def _update(self, params, grads, slots, lr, step):
-        beta_1_power = hyper(self.beta_1) ** (step + 1)
+    def _step_scalars(self, lr, step):
+        return {"lr": lr, "step_size": -lr / (1 - hyper(self.beta_1) ** (step + 1))}
+
+    def _apply_step(self, params, grads, slots, scalars):
         m, u = slots["m"], slots["u"]
         torch._foreach_lerp_(m, grads, 1 - self.beta_1)
         torch._foreach_mul_(u, self.beta_2)
         torch._foreach_maximum_(u, torch._foreach_abs(grads))
         denominator = torch._foreach_add(u, self.epsilon)
-        torch._foreach_addcdiv_(params, m, denominator, value=-lr / (1 - beta_1_power))
+        scaled_addcdiv_(params, m, denominator, scalars["step_size"])
 
     def get_config(self):
         config = super().get_config()

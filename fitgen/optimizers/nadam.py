@@ -5,6 +5,7 @@ import torch
 
 from fitgen.optimizers.optimizer import Optimizer
 from fitgen.optimizers.optimizer import hyper
+from fitgen.optimizers.optimizer import scaled_addcdiv_
 
 _MOMENTUM_DECAY = 0.96
 
@@ -58,21 +59,25 @@ class Nadam(Optimizer):
         self._u_product_cache = (t, product)
         return product
 
-    def _update(self, params, grads, slots, lr, step):
+    def _step_scalars(self, lr, step):
         t = step + 1
         u_t, u_next = self._u(t), self._u(t + 1)
         u_product = self._u_product(t)
         u_product_next = u_product * u_next
         beta_2_power = hyper(self.beta_2) ** t
+        return {"lr": lr, "v_scale": 1.0 / math.sqrt(1 - beta_2_power),
+                "m_step": -lr * u_next / (1 - u_product_next), "g_step": -lr * (1 - u_t) / (1 - u_product)}
+
+    def _apply_step(self, params, grads, slots, scalars):
         m, v = slots["m"], slots["v"]
         torch._foreach_lerp_(m, grads, 1 - self.beta_1)
         torch._foreach_mul_(v, self.beta_2)
         torch._foreach_addcmul_(v, grads, grads, value=1 - self.beta_2)
         denominator = torch._foreach_sqrt(v)
-        torch._foreach_mul_(denominator, 1.0 / math.sqrt(1 - beta_2_power))
+        torch._foreach_mul_(denominator, scalars["v_scale"])
         torch._foreach_add_(denominator, self.epsilon)
-        torch._foreach_addcdiv_(params, m, denominator, value=-lr * u_next / (1 - u_product_next))
-        torch._foreach_addcdiv_(params, grads, denominator, value=-lr * (1 - u_t) / (1 - u_product))
+        scaled_addcdiv_(params, m, denominator, scalars["m_step"])
+        scaled_addcdiv_(params, grads, denominator, scalars["g_step"])
 
     def get_config(self):
         config = super().get_config()

@@ -57,7 +57,10 @@ class Optimizer:
 
     A custom optimizer subclasses this and overrides `_slot_specs()` (its state tensors) and
     `_update(params, grads, slots, lr, step)` (one in-place step on lists of tensors, best with `torch._foreach_*`
-    ops), plus `get_config()` for its own hyperparameters.
+    ops), plus `get_config()` for its own hyperparameters. The built-in ones split `_update` in two, so that
+    `compile(jit_compile=True)` can put the update inside the compiled step: `_step_scalars(lr, step)` computes
+    the numbers that change from step to step (Python floats) and `_apply_step(params, grads, slots, scalars)`
+    does the tensor work, taking each scalar as a float or a 0-d tensor (`scaled_add_`, `scaled_addcdiv_`).
     """
 
     _default_learning_rate = 0.001
@@ -280,14 +283,18 @@ class Optimizer:
         counter = self._iterations
         step = counter.count
         lr = self._current_learning_rate(step)
+        mask = self._decay_mask if indices is None else [self._decay_mask[i] for i in indices]
+        self._clip_decay_and(params, grads, mask, lr, lambda: self._update(params, grads, slots, lr, step))
+        counter.count = step + 1
+
+    def _clip_decay_and(self, params, grads, decay_mask, lr, update):
+        """Clipping, decoupled weight decay, then `update()`: a step's tensor work (also traced by jit_compile)."""
         self._clip(grads)
         if self.weight_decay:
-            mask = self._decay_mask if indices is None else [self._decay_mask[i] for i in indices]
-            decayed = [p for p, use in zip(params, mask) if use]
+            decayed = [p for p, use in zip(params, decay_mask) if use]
             if decayed:
-                torch._foreach_add_(decayed, decayed, alpha=-self.weight_decay * lr)
-        self._update(params, grads, slots, lr, step)
-        counter.count = step + 1
+                scaled_add_(decayed, decayed, -self.weight_decay * lr)
+        update()
 
     def _gradients_for(self, pairs):
         """Gradients aligned with the built variables, building the optimizer for `pairs`' variables first."""
@@ -325,7 +332,27 @@ class Optimizer:
             torch._foreach_clamp_max_(grads, self.clipvalue)
 
     def _update(self, params, grads, slots, lr, step):
-        raise NotImplementedError(f"{type(self).__name__} must implement `_update(params, grads, slots, lr, step)`.")
+        if type(self)._apply_step is Optimizer._apply_step:
+            raise NotImplementedError(
+                f"{type(self).__name__} must implement `_update(params, grads, slots, lr, step)`.")
+        self._apply_step(params, grads, slots, self._step_scalars(lr, step))
+
+    def _step_scalars(self, lr, step):
+        """The numbers of step `step` (0-based) that change between steps, as a dict of Python floats.
+
+        Computed on the host in double precision, as tf-keras computes them; a compiled step passes them into its
+        graph as 0-d tensors, so one compiled graph serves every step and learning rate.
+        """
+        return {"lr": lr}
+
+    def _apply_step(self, params, grads, slots, scalars):
+        """The in-place update given `_step_scalars`' values (floats when eager, 0-d tensors when compiled)."""
+        raise NotImplementedError
+
+    @property
+    def _traceable(self):
+        """Whether the update can run inside a compiled step: the class updates through `_apply_step`."""
+        return type(self)._update is Optimizer._update and type(self)._apply_step is not Optimizer._apply_step
 
     # ---- state ------------------------------------------------------------------------------------------------
 
@@ -456,6 +483,23 @@ def _resolve_learning_rate(learning_rate, lr, default):
 
 def _same_number(a, b):
     return isinstance(a, (int, float)) and isinstance(b, (int, float)) and float(a) == float(b)
+
+
+def scaled_add_(targets, tensors, scale):
+    """`targets += scale * tensors` on lists. `scale`: a Python float (torch's fused `alpha`: the eager step's
+    numbers) or a 0-d tensor (a compiled step's per-step value, cast to the lists' dtype as torch casts `alpha`)."""
+    if isinstance(scale, torch.Tensor):
+        torch._foreach_add_(targets, torch._foreach_mul(tensors, scale))
+    else:
+        torch._foreach_add_(targets, tensors, alpha=scale)
+
+
+def scaled_addcdiv_(targets, numerators, denominators, scale):
+    """`targets += scale * numerators / denominators` on lists; `scale` as in `scaled_add_`."""
+    if isinstance(scale, torch.Tensor):
+        torch._foreach_add_(targets, torch._foreach_mul(torch._foreach_div(numerators, denominators), scale))
+    else:
+        torch._foreach_addcdiv_(targets, numerators, denominators, value=scale)
 
 
 def hyper(value):

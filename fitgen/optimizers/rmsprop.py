@@ -3,6 +3,7 @@ import torch
 
 from fitgen.optimizers.optimizer import Optimizer
 from fitgen.optimizers.optimizer import hyper
+from fitgen.optimizers.optimizer import scaled_addcdiv_
 
 
 class RMSprop(Optimizer):
@@ -45,8 +46,8 @@ class RMSprop(Optimizer):
             groups.append([("average_gradient", 0.0)])
         return groups
 
-    def _update(self, params, grads, slots, lr, step):
-        rho = hyper(self.rho)
+    def _apply_step(self, params, grads, slots, scalars):
+        rho, lr = hyper(self.rho), scalars["lr"]
         velocity = slots["velocity"]
         torch._foreach_mul_(velocity, rho)
         torch._foreach_addcmul_(velocity, grads, grads, value=1 - rho)
@@ -61,10 +62,10 @@ class RMSprop(Optimizer):
         if self.momentum > 0:
             momentum = slots["momentum"]
             torch._foreach_mul_(momentum, hyper(self.momentum))
-            torch._foreach_addcdiv_(momentum, grads, denominator, value=lr)
+            scaled_addcdiv_(momentum, grads, denominator, lr)
             torch._foreach_sub_(params, momentum)
         else:
-            torch._foreach_addcdiv_(params, grads, denominator, value=-lr)
+            scaled_addcdiv_(params, grads, denominator, -lr)
 
     def get_config(self):
         config = super().get_config()

@@ -3,6 +3,7 @@ import torch
 
 from fitgen.optimizers.optimizer import Optimizer
 from fitgen.optimizers.optimizer import hyper
+from fitgen.optimizers.optimizer import scaled_add_
 
 
 class SGD(Optimizer):
@@ -44,17 +45,17 @@ class SGD(Optimizer):
         # tf-keras keeps `m` even when momentum is 0, and saved files count it.
         return [[("m", 0.0)]]
 
-    def _update(self, params, grads, slots, lr, step):
-        momentum = hyper(self.momentum)
+    def _apply_step(self, params, grads, slots, scalars):
+        momentum, lr = hyper(self.momentum), scalars["lr"]
         if not momentum:
             # m would be -lr * g and never feed back; skipping it costs nothing in the numbers.
-            torch._foreach_add_(params, grads, alpha=-lr)
+            scaled_add_(params, grads, -lr)
             return
         m = slots["m"]
         torch._foreach_mul_(m, momentum)
-        torch._foreach_add_(m, grads, alpha=-lr)
+        scaled_add_(m, grads, -lr)
         if self.nesterov:
-            torch._foreach_add_(params, grads, alpha=-lr)
+            scaled_add_(params, grads, -lr)
             torch._foreach_add_(params, m, alpha=momentum)
         else:
             torch._foreach_add_(params, m)

@@ -35,7 +35,7 @@ def one_compile_thread():
 
 @pytest.fixture
 def aot_eager(monkeypatch):
-    monkeypatch.setattr(jit, "BACKEND", "aot_eager")
+    monkeypatch.setattr(jit, "BACKEND", "eager")
 
 
 def _train(build, x, y, jit_compile, **fit_kwargs):
