@@ -114,12 +114,15 @@ class CompiledTrainStep:
         key = tuple(values[name] for name in self.traced.scalar_names)
         if key != self._scalar_key:
             self._scalar_key = key
-            self._scalar_tensors = [torch.tensor(v, dtype=torch.float64) for v in key]
+            device = optimizer._params[0].device if optimizer._params else None
+            self._scalar_tensors = [torch.tensor(v, dtype=torch.float64, device=device) for v in key]
         return self._scalar_tensors
 
     def _inputs(self, x, y, sw):
-        batch = [t for group in (x, y, sw) for t in group if t is not None]
-        return self.traced.state_inputs() + self._scalars() + batch
+        # Detached aliases (same storage): the graph writes the weights itself, and with inputs that need no
+        # gradient it is an inference graph whose writes stay inside the compiled kernels.
+        state = [t.detach() for t in self.traced.state_inputs()]
+        return state + self._scalars() + [t for group in (x, y, sw) for t in group if t is not None]
 
     def _call(self, x, y, sw):
         traced = self.traced
@@ -143,11 +146,12 @@ class CompiledTrainStep:
         scalars = optimizer._step_scalars(optimizer._current_learning_rate(step), step)
         reference = self._eager_reference(traced, x, y, sw, state, scalars)
         example = traced.trace(scalars, x, y, sw)
+        example = [t.detach() for t in example]
+        graph = traced.graph
         if BACKEND == "inductor":
-            options = {"fallback_random": True}
-            self.compiled = torch._inductor.compile(traced.graph, example, options=options)
-        else:
-            self.compiled = torch.no_grad()(traced.graph)  # the graph holds its own backward ops
+            with torch.no_grad():
+                graph = torch._inductor.compile(graph, example, options={"fallback_random": True})
+        self.compiled = torch.no_grad()(graph)  # the graph holds its own backward ops
         self.traced = traced
         rng = reference.pop("rng")
         torch.random.set_rng_state(rng)

@@ -110,7 +110,9 @@ class TracedStep:
         """Records the graph for batches shaped like (x, y, sw); `scalars` is `_step_scalars`' dict."""
         self.scalar_names = sorted(scalars)
         self.present = [[t is not None for t in group] for group in (x, y, sw)]
-        example = self.state_inputs() + [torch.tensor(scalars[k], dtype=torch.float64) for k in self.scalar_names]
+        device = self.optimizer._params[0].device if self.optimizer._params else None
+        example = self.state_inputs() + [torch.tensor(scalars[k], dtype=torch.float64, device=device)
+                                         for k in self.scalar_names]
         example += [t for group in (x, y, sw) for t in group if t is not None]
         self.layout = None
         call_context.TRACING[0] = True
@@ -159,9 +161,11 @@ class TracedStep:
         params = [tensors[self.step_tensors.trainable[i]] for i in used]
         grads = [grads[i] for i in used]
         slots = {name: [values[i] for i in used] for name, values in slots.items()}
-        mask = [optimizer._decay_mask[i] for i in used]
-        optimizer._clip_decay_and(params, grads, mask, scalars["lr"],
-                                  lambda: optimizer._apply_step(params, grads, slots, scalars))
+        # apply_gradients' order: clipping, weight decay, the update.
+        optimizer._clip(grads)
+        if optimizer.weight_decay:
+            optimizer._decay(params, [optimizer._decay_mask[i] for i in used], scalars["lr"])
+        optimizer._apply_step(params, grads, slots, scalars)
         if self._state["constrained"]:
             with self.step_tensors.swapped(tensors):
                 for weight in self._state["constrained"]:

@@ -283,18 +283,17 @@ class Optimizer:
         counter = self._iterations
         step = counter.count
         lr = self._current_learning_rate(step)
-        mask = self._decay_mask if indices is None else [self._decay_mask[i] for i in indices]
-        self._clip_decay_and(params, grads, mask, lr, lambda: self._update(params, grads, slots, lr, step))
-        counter.count = step + 1
-
-    def _clip_decay_and(self, params, grads, decay_mask, lr, update):
-        """Clipping, decoupled weight decay, then `update()`: a step's tensor work (also traced by jit_compile)."""
         self._clip(grads)
         if self.weight_decay:
-            decayed = [p for p, use in zip(params, decay_mask) if use]
-            if decayed:
-                scaled_add_(decayed, decayed, -self.weight_decay * lr)
-        update()
+            self._decay(params, self._decay_mask if indices is None else [self._decay_mask[i] for i in indices], lr)
+        self._update(params, grads, slots, lr, step)
+        counter.count = step + 1
+
+    def _decay(self, params, decay_mask, lr):
+        """Decoupled weight decay, `var -= var * weight_decay * lr` (`lr` a float, or a 0-d tensor when compiled)."""
+        decayed = [p for p, use in zip(params, decay_mask) if use]
+        if decayed:
+            scaled_add_(decayed, decayed, -self.weight_decay * lr)
 
     def _gradients_for(self, pairs):
         """Gradients aligned with the built variables, building the optimizer for `pairs`' variables first."""
