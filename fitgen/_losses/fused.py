@@ -61,7 +61,10 @@ def _sparse(from_logits):
         rows = logits.numel() // classes
         if y_true.numel() != rows or y_true.shape[:logits.dim() - 1] != logits.shape[:-1]:
             return None
-        return F.cross_entropy(logits.reshape(rows, classes), y_true.reshape(rows).long())
+        # (reshapes only where needed: a reshape of the logits is one more autograd node every step)
+        logits = logits if logits.dim() == 2 else logits.reshape(rows, classes)
+        labels = y_true if y_true.dim() == 1 else y_true.reshape(rows)
+        return F.cross_entropy(logits, labels if labels.dtype == torch.int64 else labels.long())
     return mean_loss
 
 

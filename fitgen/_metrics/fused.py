@@ -27,7 +27,7 @@ def _cast(tensor, dtype):
 def _add(metric, hits, count):
     if count >= _MAX_EXACT:
         return False
-    metric.total.add_(hits.sum())
+    metric.total.add_(hits.sum(dtype=metric.total.dtype))  # summed in the total's dtype: no cast kernel
     metric.count.add_(count)
     return True
 
