@@ -18,9 +18,10 @@ When the eager step runs instead:
 * a batch whose shapes or dtypes differ from the compiled one, e.g. the last, shorter batch of an epoch (one
   eager step costs less than compiling a second graph, and gives the same numbers);
 * for the rest of the compiled model's life, after ONE warning, when the step cannot be compiled: losses kept
-  by layers outside any call (`add_loss(callable)`), `add_metric` values, loss scaling, distributed training, a
-  model whose Python torch.compile cannot capture as one graph (e.g. a Lambda layer that prints), a layer that
-  sets attributes while it runs, or a compiled step that differs from the eager one on the first compiled batch.
+  by layers outside any call (`add_loss(callable)`), `add_metric` values, loss scaling, stateful recurrent
+  layers, distributed training, a model whose Python torch.compile cannot capture as one graph (e.g. a Lambda
+  layer that prints), a layer that sets attributes while it runs, or a compiled step that differs from the
+  eager one on the first compiled batch.
 
 A model that overrides `train_step` runs its own step as written (with a warning that it is not compiled).
 """
@@ -98,6 +99,8 @@ class CompiledTrainStep:
             return "layers keep losses added outside any call (add_loss with a callable or a constant)"
         if model._epoch_metrics is not None and model._epoch_metrics.added or getattr(model, "_graph_metrics", None):
             return "the model logs values with add_metric"
+        if any(getattr(layer, "stateful", False) for layer in model._flatten_layers()):
+            return "stateful recurrent layers carry their states from batch to batch outside the graph"
         if hasattr(model.optimizer, "get_scaled_loss"):
             return "loss scaling (LossScaleOptimizer, mixed_float16) is not compiled"
         if torch.is_grad_enabled() is False:
@@ -144,8 +147,10 @@ class CompiledTrainStep:
         traced = TracedStep(model, self.specs, self.fused, self._extra_losses, self._total_loss, state, update)
         step = optimizer._iterations.count
         scalars = optimizer._step_scalars(optimizer._current_learning_rate(step), step)
-        reference = self._eager_reference(traced, x, y, sw, state, scalars)
+        # Traced first: fake tensors touch no weight, and a step that cannot be one graph is refused before
+        # anything has run (a stateful layer's states must advance once per batch).
         example = traced.trace(scalars, x, y, sw)
+        reference = self._eager_reference(traced, x, y, sw, state, scalars)
         example = [t.detach() for t in example]
         graph = traced.graph
         if BACKEND == "inductor":
@@ -153,8 +158,6 @@ class CompiledTrainStep:
                 graph = torch._inductor.compile(graph, example, options={"fallback_random": True})
         self.compiled = torch.no_grad()(graph)  # the graph holds its own backward ops
         self.traced = traced
-        rng = reference.pop("rng")
-        torch.random.set_rng_state(rng)
         result = self._call(x, y, sw)
         mismatch = _compare(traced, result, reference)
         if mismatch:
@@ -171,7 +174,7 @@ class CompiledTrainStep:
         the model as it was; returns its loss, outputs, gradients and, on copies, the updated weights and slots."""
         model, tensors = self.model, traced.step_tensors.tensors
         before = [t.detach().clone() for t in tensors]
-        rng = torch.random.get_rng_state()
+        rng = _rng_states()
         specs, fused, extra_losses, total_loss = self.specs, self.fused, self._extra_losses, self._total_loss
 
         def forward_and_loss(x, y, sw):
@@ -183,19 +186,32 @@ class CompiledTrainStep:
         forward_and_loss.__code__ = forward_and_loss.__code__.replace(co_name=f"fitgen_step_{_COMPILED_COUNT[0]}")
         captured = torch.compile(forward_and_loss, backend="eager", fullgraph=True, dynamic=False)
         call_context.PHASE[0] = 1
-        total, per_output, outputs = captured(x, y, sw)
-        params = traced.optimizer._params
-        grads = torch.autograd.grad(total, params, allow_unused=True)
-        reference = {"rng": rng, "total": total.detach(), "per_output": [None if v is None else v.detach()
-                                                                          for v in per_output],
-                     "outputs": [o.detach() for o in outputs], "grads": list(grads)}
-        reference["after"] = [t.detach().clone() for t in tensors]  # buffers moved by the forward pass
-        if traced.update:
-            reference.update(_reference_update(traced, grads, scalars, state))
-        with torch.no_grad():
-            for tensor, value in zip(tensors, before):
-                tensor.copy_(value)
+        try:
+            total, per_output, outputs = captured(x, y, sw)
+            grads = torch.autograd.grad(total, traced.optimizer._params, allow_unused=True)
+            reference = {"total": total.detach(), "per_output": [None if v is None else v.detach()
+                                                                 for v in per_output],
+                         "outputs": [o.detach() for o in outputs], "grads": list(grads)}
+            reference["after"] = [t.detach().clone() for t in tensors]  # buffers moved by the forward pass
+            if traced.update:
+                reference.update(_reference_update(traced, grads, scalars, state))
+        finally:  # as it was, whatever happened: the compiled step or the eager fallback runs this batch next
+            with torch.no_grad():
+                for tensor, value in zip(tensors, before):
+                    tensor.copy_(value)
+            _set_rng_states(rng)
         return reference
+
+
+def _rng_states():
+    # The compiled step must draw the random numbers (Dropout) the eager reference drew: CPU and CUDA generators.
+    return torch.random.get_rng_state(), torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
+
+
+def _set_rng_states(states):
+    torch.random.set_rng_state(states[0])
+    if states[1] is not None:
+        torch.cuda.set_rng_state_all(states[1])
 
 
 def _reference_update(traced, grads, scalars, state):

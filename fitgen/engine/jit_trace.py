@@ -208,15 +208,17 @@ def _attributes_kept(model):
     """Puts back every layer attribute the traced call set (it would hold a fake tensor) and refuses the trace."""
     layers = [model] + list(model._flatten_layers()) if hasattr(model, "_flatten_layers") else [model]
     before = [(layer, dict(vars(layer))) for layer in layers]
-    yield
     changed = []
-    for layer, attributes in before:
-        now = vars(layer)
-        for key in set(now) | set(attributes):
-            if now.get(key, _MISSING) is not attributes.get(key, _MISSING):
-                changed.append(f"{getattr(layer, 'name', type(layer).__name__)}.{key}")
-        now.clear()
-        now.update(attributes)
+    try:
+        yield
+    finally:
+        for layer, attributes in before:
+            now = vars(layer)
+            for key in set(now) | set(attributes):
+                if now.get(key, _MISSING) is not attributes.get(key, _MISSING):
+                    changed.append(f"{getattr(layer, 'name', type(layer).__name__)}.{key}")
+            now.clear()
+            now.update(attributes)
     if changed:
         raise TraceRefused(f"the forward pass sets layer attributes ({', '.join(sorted(changed)[:3])})")
 

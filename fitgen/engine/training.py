@@ -51,10 +51,11 @@ class TrainingAPI:
             loss_weights: list or dict of scalar weights of each output's loss in the total.
             sample_weight_mode: None or 'temporal' (per output as list/dict) for (samples, timesteps) weights.
             weighted_metrics: metrics that receive `sample_weight` / `class_weight`.
-            jit_compile: True compiles the built-in train step (forward, loss and gradients) with
-                `torch.compile` (Keras 3's switch). It pays on steps long enough to amortise a few seconds of
-                compiling per model; the numbers are the eager step's to float rounding. Where the step cannot be
-                compiled it runs eagerly after one warning. None, False or 'auto': the eager step.
+            jit_compile: True compiles the whole built-in train step (forward, loss, gradients, the optimizer's
+                update) into one graph with inductor, torch.compile's compiler (Keras 3's switch). It pays once the
+                training is long enough to amortise seconds of compiling per model (minutes for recurrent
+                layers); the numbers are the eager step's to float rounding. Where the step cannot be compiled it
+                runs eagerly after one warning. None, False or 'auto': the eager step.
             run_eagerly, steps_per_execution: accepted for tf.keras compatibility (fitgen's steps are eager).
 
         Raises:

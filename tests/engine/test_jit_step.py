@@ -200,3 +200,27 @@ def test_python_state_or_value_dependent_code_falls_back_with_one_warning(layer,
     _assert_same(eager, (model, history))
     assert model._train_step.jit.compiled_steps == 0
     assert not isinstance(getattr(model.layers[1], "last_input", None), torch._subclasses.FakeTensor)
+
+
+def test_a_stateful_rnn_trains_as_the_eager_step_does():
+    # Its states advance once per batch whichever way the step runs (compiled or, after a warning, eager).
+    from fitgen.layers import LSTM
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((32, 6, 3)).astype("float32")
+    y = rng.integers(0, 2, 32)
+
+    def train(jit_compile):
+        torch.manual_seed(7)
+        model = Sequential([LSTM(4, stateful=True, batch_input_shape=(8, 6, 3)), Dense(2, activation="softmax")])
+        model.compile(optimizers.Adam(0.01), "sparse_categorical_crossentropy", jit_compile=jit_compile)
+        with warnings.catch_warnings(record=True) as record:
+            warnings.simplefilter("always")
+            history = model.fit(x, y, batch_size=8, epochs=2, verbose=0, shuffle=False).history
+        messages = [str(w.message) for w in record if "jit_compile" in str(w.message)]
+        assert len(messages) == int(jit_compile) and all("stateful recurrent layers" in m for m in messages)
+        return model, history
+
+    eager, compiled = train(False), train(True)
+    _assert_same(eager, compiled)
+    for mine, reference in zip(compiled[0].layers[0].states, eager[0].layers[0].states):
+        np.testing.assert_allclose(mine.detach().numpy(), reference.detach().numpy(), rtol=1e-5, atol=1e-6)
