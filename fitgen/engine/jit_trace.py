@@ -15,9 +15,6 @@ import contextlib
 
 import torch
 from torch import nn
-from torch._decomp import get_decompositions
-from torch._dispatch.python import enable_python_dispatcher
-from torch.fx.experimental.proxy_tensor import make_fx
 
 from fitgen.engine import call_context
 from fitgen.engine.call_context import collect_losses
@@ -115,10 +112,13 @@ class TracedStep:
                                          for k in self.scalar_names]
         example += [t for group in (x, y, sw) for t in group if t is not None]
         self.layout = None
+        # torch's tracing tools, imported here: a torch without them only loses jit_compile (one warning).
+        from torch._dispatch.python import enable_python_dispatcher
+        from torch.fx.experimental.proxy_tensor import make_fx
         call_context.TRACING[0] = True
         try:
             with _attributes_kept(self.model), enable_python_dispatcher():  # for the decompositions below
-                self.graph = make_fx(self._step, decomposition_table=_RECURRENT_DECOMPOSITIONS,
+                self.graph = make_fx(self._step, decomposition_table=_recurrent_decompositions(),
                                      tracing_mode="fake")(*example)
         finally:
             call_context.TRACING[0] = False
@@ -226,12 +226,13 @@ def _attributes_kept(model):
 _MISSING = object()
 
 
-# torch's fused recurrent kernels (mkldnn on the CPU) have no graph form; their decompositions into one cell per
-# timestep compute the same gates, and inductor fuses each timestep's pointwise work.
-_aten = torch.ops.aten
-_RECURRENT_DECOMPOSITIONS = get_decompositions([
-    _aten.lstm.input, _aten.lstm.data, _aten.gru.input, _aten.gru.data, _aten.rnn_tanh.input, _aten.rnn_tanh.data,
-    _aten.rnn_relu.input, _aten.rnn_relu.data])
+def _recurrent_decompositions():
+    # torch's fused recurrent kernels (mkldnn on the CPU) have no graph form; their decompositions into one cell
+    # per timestep compute the same gates, and inductor fuses each timestep's pointwise work.
+    from torch._decomp import get_decompositions
+    aten = torch.ops.aten
+    return get_decompositions([aten.lstm.input, aten.lstm.data, aten.gru.input, aten.gru.data, aten.rnn_tanh.input,
+                               aten.rnn_tanh.data, aten.rnn_relu.input, aten.rnn_relu.data])
 
 
 class TraceRefused(Exception):

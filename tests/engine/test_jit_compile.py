@@ -3,8 +3,8 @@ rounding, falls back to the eager step with one warning where it cannot compile,
 `train_step` as written.
 
 Compiling costs seconds per model on a CPU: one small model goes through inductor (the backend users get);
-the parity fixtures go through "aot_eager" (the same dynamo trace, functional gradients and graph, with eager
-kernels), which compiles several times faster.
+the parity fixtures run the same traced graph op by op (the "eager" backend: the graph, its inputs and its
+writes are the ones inductor compiles, without the compile time).
 """
 import json
 import pathlib
@@ -34,7 +34,7 @@ def one_compile_thread():
 
 
 @pytest.fixture
-def aot_eager(monkeypatch):
+def traced_graph_only(monkeypatch):
     monkeypatch.setattr(jit, "BACKEND", "eager")
 
 
@@ -110,7 +110,7 @@ def _fixture_model(name, jit_compile):
 
 
 @pytest.mark.parametrize("name", ["mlp", "cnn", "rnn"])
-def test_parity_fixtures_train_the_same_compiled_and_eager(name, aot_eager):
+def test_parity_fixtures_train_the_same_compiled_and_eager(name, traced_graph_only):
     x, y, weights, meta, keras_history = _case(name)
 
     def build(jit_compile):
@@ -132,7 +132,7 @@ def _small_data():
     return rng.standard_normal((24, 4)).astype("float32"), rng.standard_normal((24, 2)).astype("float32")
 
 
-def test_a_lambda_with_python_side_effects_falls_back_with_one_warning(aot_eager, capsys):
+def test_a_lambda_with_python_side_effects_falls_back_with_one_warning(traced_graph_only, capsys):
     x, y = _small_data()
 
     def build(jit_compile):
@@ -157,7 +157,7 @@ def test_a_lambda_with_python_side_effects_falls_back_with_one_warning(aot_eager
     assert "called" in capsys.readouterr().out
 
 
-def test_losses_kept_outside_calls_fall_back_with_one_warning(aot_eager):
+def test_losses_kept_outside_calls_fall_back_with_one_warning(traced_graph_only):
     x, y = _small_data()
     model = Sequential([Dense(2, input_shape=(4,))])
     layer = model.layers[0]
