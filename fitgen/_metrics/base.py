@@ -244,14 +244,14 @@ class MeanMetricWrapper(Mean):
         self._fused = fused.fused_update_for(fn, self._dtype)
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        with torch.no_grad():
-            self._follow(y_pred)
-            if (sample_weight is None and self._fused is not None and isinstance(y_pred, torch.Tensor)
-                    and isinstance(y_true, torch.Tensor) and y_true.device == self._device
-                    and getattr(y_pred, "_keras_mask", None) is None
-                    and self._fused(self, y_true, y_pred, **self._fn_kwargs)):
-                return
-            self._update_general(y_true, y_pred, sample_weight)
+        # The fused counts need no no_grad block (argmax and comparisons record no graph); the general path has one.
+        self._follow(y_pred)
+        if (sample_weight is None and self._fused is not None and isinstance(y_pred, torch.Tensor)
+                and isinstance(y_true, torch.Tensor) and y_true.device == self._device
+                and getattr(y_pred, "_keras_mask", None) is None
+                and self._fused(self, y_true, y_pred, **self._fn_kwargs)):
+            return
+        self._update_general(y_true, y_pred, sample_weight)
 
     def _update_general(self, y_true, y_pred, sample_weight=None):
         """The per-sample values through `fn`, then `Reduce`: every metric function, weights and masks."""

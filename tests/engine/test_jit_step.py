@@ -224,3 +224,26 @@ def test_a_stateful_rnn_trains_as_the_eager_step_does():
     _assert_same(eager, compiled)
     for mine, reference in zip(compiled[0].layers[0].states, eager[0].layers[0].states):
         np.testing.assert_allclose(mine.detach().numpy(), reference.detach().numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_mixed_bfloat16_compiles_with_the_autocast_casts_in_the_graph():
+    from fitgen import mixed_precision
+    from fitgen.layers import Activation
+    x, y = _data()
+
+    def build():
+        model = Sequential([Dense(8, activation="relu", input_shape=(5,)), Dropout(0.2), Dense(3),
+                            Activation("softmax", dtype="float32")])
+        model._test_optimizer = lambda: optimizers.Adam(0.01)
+        return model
+
+    mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        eager = _train(build, False, x, y, batch_size=16, epochs=2)
+        compiled = _train(build, True, x, y, batch_size=16, epochs=2)
+    finally:
+        mixed_precision.set_global_policy(None)
+    _assert_same(eager, compiled, rtol=1e-3)
+    assert compiled[0]._train_step.jit.compiled_steps == 9
+    assert compiled[0].layers[0].kernel.dtype == torch.float32
+    assert compiled[0].layers[0].compute_dtype == "bfloat16"
