@@ -13,6 +13,7 @@ from fitgen import losses as losses_module
 from fitgen._losses.reduction import apply_mask
 from fitgen._metrics.base import Mean
 from fitgen.callbacks.logs import MetricLogs
+from fitgen.data import checks, structure
 from fitgen.engine import call_context
 from fitgen.engine.base_layer import GradientFlags
 from fitgen.engine.call_context import collect_losses, collected_loss_values
@@ -46,12 +47,19 @@ def total_loss(specs, y, outputs, sw, extra_losses=(), fused=None):
             continue
         if MIXED_IN_USE[0]:
             y_pred = as_float32(y_pred)  # losses are computed in float32 whatever the output's precision
-        value = None
-        if fused is not None and fused[index] is not None and weight is None \
-                and getattr(y_pred, "_keras_mask", None) is None:
-            value = fused[index](y_true, y_pred)
-        if value is None:
-            value = output_loss(spec, y_true, y_pred, weight)
+        try:
+            value = None
+            if fused is not None and fused[index] is not None and weight is None \
+                    and getattr(y_pred, "_keras_mask", None) is None:
+                value = fused[index](y_true, y_pred)
+            if value is None:
+                value = output_loss(spec, y_true, y_pred, weight)
+        except (IndexError, RuntimeError):
+            # Streamed labels are range-checked on an epoch's first batch only (a check reads values back to
+            # the host); a later bad class index fails inside torch, and is reported in Keras's terms here.
+            if structure.loss_kind(spec.loss_fn) == checks.SPARSE:
+                checks.check_labels([spec], [y_true], {spec.index: int(y_pred.shape[-1])})
+            raise
         per_output.append(value)
         scaled = value if spec.loss_weight == 1.0 else value * spec.loss_weight
         total = scaled if total is None else total + scaled

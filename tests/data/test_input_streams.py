@@ -150,6 +150,20 @@ def test_sparse_labels_out_of_range_in_a_stream(options):
         mlp("sparse_categorical_crossentropy").fit(data, verbose=0, **options)
 
 
+@pytest.mark.parametrize("bad", [9, -1])
+def test_a_bad_class_index_in_a_later_batch_of_the_same_signature_is_named(bad):
+    # Only an epoch's first batch has its label values read; a later one fails inside the loss, and is reported
+    # with the value, the valid range, the output and its loss instead of torch's "Target 9 is out of bounds".
+    items = [(X, np.zeros(8, "int64")), (X, np.array([0, 1, bad, 0, 1, 0, 1, 0]))]
+    model = mlp("sparse_categorical_crossentropy")
+    with pytest.raises(ValueError, match=rf"label value of {bad} .*\[0, 2\) for output 'dense(_\d+)?'.*"
+                                         r"sparse_categorical_crossentropy"):
+        model.fit(Batches(items), shuffle=False, verbose=0, workers=0)
+    assert int(model.optimizer.iterations) == 1  # the first batch's update is kept
+    with pytest.raises(ValueError, match=rf"label value of {bad} "):
+        model.evaluate(Batches(items), verbose=0)
+
+
 @pytest.mark.parametrize("x,error,words", [
     (np.array([["a"] * 4] * 8), TypeError, r"`x` holds strings"),
     (X.astype("complex64"), TypeError, r"`x` holds complex"),
