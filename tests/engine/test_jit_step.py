@@ -247,3 +247,65 @@ def test_mixed_bfloat16_compiles_with_the_autocast_casts_in_the_graph():
     assert compiled[0]._train_step.jit.compiled_steps == 9
     assert compiled[0].layers[0].kernel.dtype == torch.float32
     assert compiled[0].layers[0].compute_dtype == "bfloat16"
+
+
+def _keras_patterns():
+    """name -> builder(jit_compile) -> (compiled model, fit data): common Keras 2 model shapes."""
+    import fitgen
+    from fitgen import backend as K, regularizers
+    from fitgen.layers import GRU, LSTM, Embedding, TimeDistributed
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((64, 6)).astype("float32")
+    labels, values = rng.integers(0, 3, 64), rng.standard_normal((64, 1)).astype("float32")
+    tokens = rng.integers(1, 50, (64, 10))
+    tokens[:, 7:] = 0  # padding the Embedding masks
+    sequences = rng.standard_normal((64, 4, 3)).astype("float32")
+
+    def two_outputs(jit_compile):
+        inputs = fitgen.Input((6,))
+        hidden = Dense(8, activation="relu", kernel_regularizer=regularizers.l2(0.01),
+                       activity_regularizer=regularizers.l1(0.01))(inputs)
+        model = fitgen.Model(inputs, [Dense(3, activation="softmax", name="cls")(hidden), Dense(1, name="reg")(hidden)])
+        model.add_loss(0.01 * K.mean(K.square(hidden)))
+        model.compile(optimizers.Adam(0.01), ["sparse_categorical_crossentropy", "mse"], loss_weights=[1.0, 0.5],
+                      metrics={"cls": "acc", "reg": "mae"}, jit_compile=jit_compile)
+        return model, dict(x=x, y=[labels, values], validation_data=(x[:16], [labels[:16], values[:16]]))
+
+    def masked_lstm(jit_compile):
+        model = Sequential([Embedding(50, 8, mask_zero=True, input_length=10), LSTM(6), Dense(1, activation="sigmoid")])
+        model.compile("rmsprop", "binary_crossentropy", ["acc"], jit_compile=jit_compile)
+        return model, dict(x=tokens, y=(labels > 0).astype("float32"))
+
+    def weighted(jit_compile):
+        model = Sequential([Dense(8, activation="tanh", input_shape=(6,)), Dense(3, activation="softmax")])
+        model.compile("sgd", "sparse_categorical_crossentropy", ["acc"], weighted_metrics=["acc"],
+                      jit_compile=jit_compile)
+        return model, dict(x=x, y=labels, sample_weight=rng.random(64).astype("float32"))
+
+    def class_weighted(jit_compile):
+        model = Sequential([Dense(8, activation="tanh", input_shape=(6,)), Dense(3, activation="softmax")])
+        model.compile("sgd", "sparse_categorical_crossentropy", ["acc"], jit_compile=jit_compile)
+        return model, dict(x=x, y=labels, class_weight={0: 1.0, 1: 2.0, 2: 0.5})
+
+    def gru_dropout(jit_compile):
+        model = Sequential([GRU(5, return_sequences=True, input_shape=(4, 3), dropout=0.2, recurrent_dropout=0.2),
+                            TimeDistributed(Dense(2))])
+        model.compile("adam", "mse", jit_compile=jit_compile)
+        return model, dict(x=sequences, y=rng.standard_normal((64, 4, 2)).astype("float32"))
+
+    return {"two_outputs_regularizers_add_loss": two_outputs, "mask_zero_lstm": masked_lstm,
+            "sample_weight": weighted, "class_weight": class_weighted, "gru_dropout": gru_dropout}
+
+
+@pytest.mark.parametrize("name", sorted(_keras_patterns()))
+def test_common_keras_models_compile_and_train_as_eagerly(name):
+    runs = []
+    for jit_compile in (False, True):
+        torch.manual_seed(3)
+        model, data = _keras_patterns()[name](jit_compile)  # the same data for both runs
+        with warnings.catch_warnings():
+            warnings.filterwarnings("error", message="jit_compile")
+            history = model.fit(batch_size=16, epochs=2, verbose=0, shuffle=False, **data).history
+        runs.append((model, history))
+    _assert_same(*runs)
+    assert runs[1][0]._train_step.jit.compiled_steps == 2 * 4 - 1

@@ -17,6 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
 
+from fitgen.engine import call_context
+
 # Per-step work (multiply-adds of the recurrent product) below which the CPU loops run on one thread: a
 # (4, 32, 128) x (128, 128) step is too small to split, and waiting for a second thread at every one of the
 # few hundred small ops per sequence costs more than it saves (several times more on a busy machine).
@@ -25,6 +27,9 @@ _SMALL_STEP = 1 << 23
 
 @contextlib.contextmanager
 def _threads_for(tensor, units):
+    if call_context.is_tracing():  # a traced step (jit_compile) is compiled as a whole; no thread switching
+        yield
+        return
     threads = torch.get_num_threads()
     small = tensor.device.type == "cpu" and 4 * tensor.shape[-2] * units * units <= _SMALL_STEP
     if not small or threads == 1:

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from fitgen import backend
-from fitgen.engine import keras_tensor
+from fitgen.engine import call_context, keras_tensor
 from fitgen.engine.base_layer import Layer, _module_device
 from fitgen.layers.rnn import states as state_utils
 from fitgen.layers.rnn.cells import GateCell
@@ -184,7 +184,9 @@ class RNN(Layer):
             mask = torch.as_tensor(mask, device=x.device).to(torch.bool)
             if self.time_major:
                 mask = mask.transpose(0, 1)
-            if bool(mask.all()):
+            # An all-True mask takes the unmasked (fused) path; a traced step (jit_compile) cannot read the mask's
+            # values and keeps the masked path, which gives the same numbers.
+            if not call_context.is_tracing() and bool(mask.all()):
                 mask = None
         if self.go_backwards:
             x = torch.flip(x, dims=(1,))
