@@ -11,7 +11,7 @@ import warnings
 import torch
 import torch.nn.functional as F
 
-from fitgen.backend import common
+from fitgen.backend import common, ctc_beam
 from fitgen.backend.conversion import axis_arg, data_format_arg, floating, pair, to_tensor
 from fitgen.backend.dispatch import keras_op
 
@@ -301,30 +301,54 @@ def ctc_batch_cost(y_true, y_pred, input_length, label_length):
 
 @keras_op("K.ctc_decode")
 def ctc_decode(y_pred, input_length, greedy=True, beam_width=100, top_paths=1):
-    """Greedy CTC decoding: `([decoded], log_prob)`, decoded `(batch, steps)` padded with -1.
+    """Decodes CTC output: `(decoded, log_prob)` as tf-keras returns them.
 
-    `log_prob` is `(batch, 1)`, the negative sum over steps of the best log-probability (TensorFlow's greedy
-    decoder's value).
+    Args:
+        y_pred: `(batch, steps, classes)` probabilities (softmax output), the last class the blank.
+        input_length: `(batch,)` or `(batch, 1)` steps used per sample.
+        greedy: True takes the best class at every step (repeats merged, blanks removed); False runs a beam
+            search (TensorFlow's `ctc_beam_search_decoder`, fitgen.backend.ctc_beam).
+        beam_width, top_paths: the beam search's width and how many paths it returns.
+
+    Returns:
+        `decoded`: a list of `top_paths` (1 when greedy) int64 tensors `(batch, steps)` padded with -1;
+        `log_prob`: `(batch, top_paths)`; greedy: the negative sum over steps of the best log-probability,
+        beam search: each path's log-probability.
 
     Raises:
-        NotImplementedError: for `greedy=False` (beam search is not provided).
+        ValueError: for `top_paths` larger than `beam_width`, or fewer sequences in the beam than `top_paths`.
     """
-    if not greedy:
-        raise NotImplementedError("ctc_decode: only greedy decoding (greedy=True) is provided by fitgen; beam "
-                                  "search is not.")
     y_pred = floating(y_pred)
     log_probs = torch.log(y_pred + common.epsilon())
-    best, labels = log_probs.max(dim=-1)
     lengths = to_tensor(input_length).reshape(-1).tolist()
-    blank = y_pred.shape[-1] - 1
-    sequences, scores = [], []
-    for row in range(y_pred.shape[0]):
-        steps = int(lengths[row])
-        path = labels[row, :steps].tolist()
-        sequences.append([c for i, c in enumerate(path) if c != blank and (i == 0 or c != path[i - 1])])
-        scores.append(-best[row, :steps].sum())
-    decoded = torch.full(tuple(y_pred.shape[:2]), -1, dtype=torch.int64, device=y_pred.device)
-    for row, sequence in enumerate(sequences):
-        if sequence:
-            decoded[row, :len(sequence)] = torch.tensor(sequence, device=y_pred.device)
-    return [decoded], torch.stack(scores).reshape(-1, 1)
+    if greedy:
+        paths = [_greedy_path(log_probs[row, :int(lengths[row])]) for row in range(y_pred.shape[0])]
+        paths = [[path] for path in paths]
+        top_paths = 1
+    else:
+        if not isinstance(top_paths, int) or not 0 < top_paths <= beam_width:
+            raise ValueError(f"ctc_decode: `top_paths` must be an integer in [1, beam_width={beam_width}]. "
+                             f"Received: top_paths={top_paths!r}")
+        inputs = log_probs.detach().float().cpu().numpy()
+        paths = [ctc_beam.beam_search(inputs[row, :int(lengths[row])], beam_width, top_paths)
+                 for row in range(y_pred.shape[0])]
+    decoded = []
+    for k in range(top_paths):
+        dense = torch.full(tuple(y_pred.shape[:2]), -1, dtype=torch.int64, device=y_pred.device)
+        for row, row_paths in enumerate(paths):
+            labels = row_paths[k][0]
+            if labels:
+                dense[row, :len(labels)] = torch.tensor(labels, device=y_pred.device)
+        decoded.append(dense)
+    scores = torch.tensor([[score for _, score in row_paths] for row_paths in paths], dtype=y_pred.dtype,
+                          device=y_pred.device)
+    return decoded, scores
+
+
+def _greedy_path(log_probs):
+    """(labels, score) of TensorFlow's greedy decoder: best class per step, repeats merged, blanks removed."""
+    best, labels = log_probs.max(dim=-1)
+    path = labels.tolist()
+    blank = log_probs.shape[-1] - 1
+    return ([c for i, c in enumerate(path) if c != blank and (i == 0 or c != path[i - 1])],
+            float(-best.sum()))

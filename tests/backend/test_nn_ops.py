@@ -87,3 +87,33 @@ def test_dropout_keeps_the_expectation_and_follows_its_seed():
         K.dropout(x, 1.0)
     symbolic = K.dropout(check_symbolic(K.identity, [np.ones((2, 3), "float32")]), 0.5)
     assert symbolic.shape == (None, 3)
+
+
+def _beam_cases():
+    import json
+    import pathlib
+    path = pathlib.Path(__file__).resolve().parents[1] / "fixtures" / "keras2" / "ctc_beam_search.json"
+    return json.loads(path.read_text())["cases"]
+
+
+@pytest.mark.parametrize("index", range(len(_beam_cases())))
+def test_ctc_beam_search_decodes_the_paths_and_probabilities_of_tf_keras(index):
+    case = _beam_cases()[index]
+    y_pred = np.array(case["y"], dtype="float32")
+    lengths = np.array(case["lengths"])
+    if case.get("error"):  # TensorFlow refuses when fewer sequences than top_paths survive; so does fitgen
+        with pytest.raises(ValueError, match="top_paths"):
+            K.ctc_decode(y_pred, lengths, greedy=False, beam_width=case["beam"], top_paths=case["top"])
+        return
+    decoded, log_prob = K.ctc_decode(y_pred, lengths, greedy=False, beam_width=case["beam"], top_paths=case["top"])
+    assert len(decoded) == case["top"]
+    for mine, theirs in zip(decoded, case["decoded"]):
+        assert mine.dtype == torch.int64
+        np.testing.assert_array_equal(mine.numpy(), np.array(theirs))
+    np.testing.assert_allclose(log_prob.numpy(), np.array(case["log_prob"]), rtol=1e-4, atol=1e-5)
+
+
+def test_ctc_beam_search_refuses_more_paths_than_its_width():
+    y_pred = np.full((1, 3, 3), 1 / 3, dtype="float32")
+    with pytest.raises(ValueError, match=r"top_paths.*beam_width=2"):
+        K.ctc_decode(y_pred, np.array([3]), greedy=False, beam_width=2, top_paths=3)
