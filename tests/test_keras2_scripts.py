@@ -128,7 +128,7 @@ KERAS_224_MODULES = {
     "layers.advanced_activations": _ADVANCED,
     "layers.convolutional": _CONVOLUTIONAL + " AveragePooling1D AveragePooling2D AveragePooling3D MaxPooling1D "
                                              "MaxPooling2D MaxPooling3D",
-    "layers.convolutional_recurrent": "ConvLSTM2D ConvLSTM2DCell",
+    "layers.convolutional_recurrent": "ConvRNN2D ConvLSTM2D ConvLSTM2DCell",
     "layers.core": _CORE,
     "layers.cudnn_recurrent": "CuDNNGRU CuDNNLSTM",
     "layers.embeddings": "Embedding",

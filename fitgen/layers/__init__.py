@@ -5,7 +5,7 @@ from fitgen.engine.input_spec import InputSpec
 from fitgen.layers.advanced_activations import ELU, LeakyReLU, PReLU, ReLU, Softmax, ThresholdedReLU
 from fitgen.layers.convolutional import (Conv1D, Conv1DTranspose, Conv2D, Conv2DTranspose, Conv3D, Conv3DTranspose,
                                          DepthwiseConv2D, SeparableConv1D, SeparableConv2D)
-from fitgen.layers.convolutional_recurrent import ConvLSTM2D, ConvLSTM2DCell
+from fitgen.layers.convolutional_recurrent import ConvLSTM2D, ConvLSTM2DCell, ConvRNN2D
 from fitgen.layers.core import (Activation, ActivityRegularization, Dense, Dropout, Flatten, Lambda, Permute,
                                 RepeatVector, Reshape)
 from fitgen.layers.cudnn_recurrent import CuDNNGRU, CuDNNLSTM

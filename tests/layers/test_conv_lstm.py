@@ -100,3 +100,86 @@ def test_bad_arguments():
         ConvLSTM2D(2, 3)(torch.zeros(2, 3, 4, 4))
     with pytest.raises(ValueError, match="kernel_size"):
         ConvLSTM2D(2, (3, 0))
+
+
+# ------------------------------------------------------------------------------------------------ ConvRNN2D
+from fitgen import backend as fitgen_backend  # noqa: E402 - the ConvRNN2D tests' user cell
+from fitgen.layers import Layer  # noqa: E402
+def test_conv_rnn2d_with_the_conv_lstm_cell_is_conv_lstm2d():
+    from fitgen.layers import ConvLSTM2D, ConvLSTM2DCell, ConvRNN2D
+    rng = np.random.default_rng(0)
+    x = torch.as_tensor(rng.standard_normal((2, 4, 6, 5, 3)).astype("float32"))
+    fused = ConvLSTM2D(4, 3, padding="same", return_sequences=True, return_state=True)
+    layer = ConvRNN2D(ConvLSTM2DCell(4, 3, padding="same"), return_sequences=True, return_state=True)
+    fused(x)
+    layer(x)
+    layer.set_weights(fused.get_weights())
+    for mine, reference in zip(layer(x), fused(x)):
+        np.testing.assert_allclose(mine.detach().numpy(), reference.detach().numpy(), rtol=1e-5, atol=1e-6)
+    assert isinstance(fused, ConvRNN2D)  # as in Keras 2, ConvLSTM2D is a ConvRNN2D
+    assert layer.compute_output_shape((None, 4, 6, 5, 3)) == [(None, 4, 6, 5, 4), (None, 6, 5, 4), (None, 6, 5, 4)]
+
+
+class MinimalConvCell(Layer):
+    """A user's convolutional cell (the Keras 2 contract): h = tanh(conv(x) + conv(h)), 'valid' input conv."""
+
+    def __init__(self, filters, kernel_size, **kwargs):
+        super().__init__(**kwargs)
+        self.filters, self.kernel_size, self.padding = filters, (kernel_size, kernel_size), "valid"
+        self.state_size = filters
+
+    def build(self, input_shape):
+        k = self.kernel_size
+        self.kernel = self.add_weight("kernel", k + (input_shape[-1], self.filters))
+        self.recurrent_kernel = self.add_weight("recurrent_kernel", k + (self.filters, self.filters))
+        self.built = True
+
+    def call(self, inputs, states, training=None):
+        conv = fitgen_backend.conv2d
+        h = fitgen_backend.tanh(conv(inputs, self.kernel, padding="valid")
+                                + conv(states[0], self.recurrent_kernel, padding="same"))
+        return h, [h]
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"filters": self.filters, "kernel_size": self.kernel_size[0]})
+        return config
+
+
+def test_conv_rnn2d_runs_a_users_cell_with_masks_states_and_saving(tmp_path):
+    from fitgen import Input, Model
+    from fitgen.layers import ConvRNN2D, Dense, Flatten
+    from fitgen.models import load_model
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((3, 5, 7, 6, 2)).astype("float32")
+    inputs = Input((5, 7, 6, 2))
+    layer = ConvRNN2D(MinimalConvCell(3, 3), return_state=True)
+    outputs, state = layer(inputs)
+    model = Model(inputs, Dense(1)(Flatten()(outputs)))
+    assert tuple(outputs.shape) == (None, 5, 4, 3) and tuple(state.shape) == (None, 5, 4, 3)
+    model.compile("adam", "mse")
+    before = layer.get_weights()
+    model.fit(x, np.ones((3, 1), "float32"), epochs=2, verbose=0)
+    assert not np.allclose(layer.get_weights()[0], before[0])  # the cell's weights train
+    # A masked step keeps the states: a sequence masked after step 3 ends as its first three steps do.
+    sequences = ConvRNN2D(MinimalConvCell(3, 3), return_sequences=True)
+    sequences(torch.as_tensor(x))
+    sequences.set_weights(layer.get_weights())
+    mask = torch.tensor([[True] * 3 + [False] * 2] * 3)
+    last, _ = layer(torch.as_tensor(x), mask=mask)
+    np.testing.assert_allclose(last.detach().numpy(), sequences(torch.as_tensor(x[:, :3]))[:, -1].detach().numpy(),
+                               rtol=1e-5, atol=1e-6)
+    path = tmp_path / "conv_rnn.h5"
+    model.save(path)
+    loaded = load_model(path, custom_objects={"MinimalConvCell": MinimalConvCell})
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+
+
+def test_conv_rnn2d_refuses_unrolling_and_stacked_cells():
+    from fitgen.layers import ConvLSTM2DCell, ConvRNN2D
+    with pytest.raises(TypeError, match="Unrolling"):
+        ConvRNN2D(ConvLSTM2DCell(2, 3), unroll=True)
+    with pytest.raises(TypeError, match="stacking"):
+        ConvRNN2D([ConvLSTM2DCell(2, 3), ConvLSTM2DCell(2, 3)])
+    with pytest.raises(ValueError, match="ndim=5"):
+        ConvRNN2D(ConvLSTM2DCell(2, 3))(torch.zeros(2, 3, 4))

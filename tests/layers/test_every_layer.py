@@ -12,7 +12,7 @@ import torch
 
 import fitgen.layers as layers_module
 from fitgen.engine.base_layer import Layer
-from fitgen.layers import LSTM, Dense, GRUCell, Input, LSTMCell
+from fitgen.layers import LSTM, ConvLSTM2DCell, Dense, GRUCell, Input, LSTMCell
 from fitgen.models import Model, load_model
 from helpers.layer_harness import check_layer
 
@@ -115,6 +115,8 @@ LAYER_CASES = {
     "CuDNNLSTM": Case({"units": 3, "return_sequences": True}, (2, 5, 2), (2, 5, 3)),
     "CuDNNGRU": Case({"units": 3}, (2, 5, 2), (2, 3)),
     "ConvLSTM2D": Case({"filters": 2, "kernel_size": 3, "padding": "same"}, (2, 3, 5, 5, 1), (2, 5, 5, 2)),
+    "ConvRNN2D": Case(lambda: {"cell": ConvLSTM2DCell(2, 3), "return_sequences": True}, (2, 3, 5, 5, 1),
+                      (2, 3, 3, 3, 2)),
     "LSTM": Case({"units": 3, "return_sequences": True}, (2, 5, 2), (2, 5, 3)),
     "SimpleRNN": Case({"units": 3, "go_backwards": True}, (2, 5, 2), (2, 3)),
     "Lambda": Case({"function": double}, (2, 4), (2, 4), custom_objects={"double": double}),

@@ -73,6 +73,7 @@ def _layers():
         ("RNN", lambda: c["RNN"]([c["LSTMCell"](3), c["GRUCell"](2), c["SimpleRNNCell"](2)], return_sequences=True),
          [(5, 2)]),
         ("ConvLSTM2D", lambda: c["ConvLSTM2D"](2, 3, padding="same", return_sequences=True), [(3, 5, 5, 2)]),
+        ("ConvRNN2D", lambda: c["ConvRNN2D"](c["ConvLSTM2DCell"](2, 3), go_backwards=True), [(3, 5, 5, 2)]),
         ("CuDNNLSTM", lambda: c["CuDNNLSTM"](3, return_sequences=True), [(5, 2)]),
         ("CuDNNGRU", lambda: c["CuDNNGRU"](3, go_backwards=True), [(5, 2)]),
         ("Bidirectional", lambda: c["Bidirectional"](c["LSTM"](3, return_sequences=True), merge_mode="concat"),

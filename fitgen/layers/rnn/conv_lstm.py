@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from fitgen import activations, backend, constraints, initializers, regularizers
 from fitgen.engine.base_layer import Layer, PermutedLayout
 from fitgen.layers.rnn.gates import check_units, set_recurrent_options
-from fitgen.layers.rnn.rnn import RNN
+from fitgen.layers.rnn.conv_rnn import ConvRNN2D
 from fitgen.layers.rnn.states import keep_mask
 from fitgen.utils import conv_utils
 
@@ -177,7 +177,7 @@ def _split_conv_args(kwargs):
     return conv, kwargs
 
 
-class ConvLSTM2D(ConvLSTMMath, RNN):
+class ConvLSTM2D(ConvLSTMMath, ConvRNN2D):
     """Convolutional LSTM, as `keras.layers.ConvLSTM2D` (tf-keras 2.21).
 
     Inputs (batch, time, rows, cols, channels) with `data_format='channels_last'` (default: the image data
