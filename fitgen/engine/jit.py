@@ -29,7 +29,7 @@ import torch
 
 from fitgen.engine import call_context
 from fitgen.engine.call_context import collect_losses
-from fitgen.engine.jit_trace import TracedStep
+from fitgen.engine.jit_trace import TracedStep, scalar_inputs
 
 # "inductor" compiles fused kernels. "eager" runs the traced graph op by op: no speed-up, but no compile time
 # (the test suite uses it for the larger models; the graph, its inputs and its writes are the same).
@@ -117,8 +117,7 @@ class CompiledTrainStep:
         key = tuple(values[name] for name in self.traced.scalar_names)
         if key != self._scalar_key:
             self._scalar_key = key
-            device = optimizer._params[0].device if optimizer._params else None
-            self._scalar_tensors = [torch.tensor(v, dtype=torch.float64, device=device) for v in key]
+            self._scalar_tensors = scalar_inputs(optimizer, key)
         return self._scalar_tensors
 
     def _inputs(self, x, y, sw):

@@ -107,9 +107,7 @@ class TracedStep:
         """Records the graph for batches shaped like (x, y, sw); `scalars` is `_step_scalars`' dict."""
         self.scalar_names = sorted(scalars)
         self.present = [[t is not None for t in group] for group in (x, y, sw)]
-        device = self.optimizer._params[0].device if self.optimizer._params else None
-        example = self.state_inputs() + [torch.tensor(scalars[k], dtype=torch.float64, device=device)
-                                         for k in self.scalar_names]
+        example = self.state_inputs() + scalar_inputs(self.optimizer, [scalars[k] for k in self.scalar_names])
         example += [t for group in (x, y, sw) for t in group if t is not None]
         self.layout = None
         # torch's tracing tools, imported here: a torch without them only loses jit_compile (one warning).
@@ -201,6 +199,13 @@ class TracedStep:
             for k, i in enumerate(gradient_positions):
                 grads[i] = flat[start + k]
         return total, per_output, outputs, grads
+
+
+def scalar_inputs(optimizer, values):
+    """The optimizer's per-step numbers as the graph takes them: 0-d float64 tensors (host double precision, as
+    the eager step computes them) on the weights' device."""
+    device = optimizer._params[0].device if optimizer._params else None
+    return [torch.tensor(value, dtype=torch.float64, device=device) for value in values]
 
 
 @contextlib.contextmanager
