@@ -183,3 +183,15 @@ def test_conv_rnn2d_refuses_unrolling_and_stacked_cells():
         ConvRNN2D([ConvLSTM2DCell(2, 3), ConvLSTM2DCell(2, 3)])
     with pytest.raises(ValueError, match="ndim=5"):
         ConvRNN2D(ConvLSTM2DCell(2, 3))(torch.zeros(2, 3, 4))
+
+
+def test_a_per_pixel_mask_is_refused_with_what_to_pass():
+    # Masking on image sequences masks every position; the recurrent layers take one value per timestep.
+    from fitgen import Input, Model
+    from fitgen.layers import ConvRNN2D, Masking
+    x = np.ones((2, 4, 5, 5, 2), "float32")
+    for layer in (ConvLSTM2D(3, 3), ConvRNN2D(ConvLSTM2DCell(3, 3))):
+        inputs = Input((4, 5, 5, 2))
+        model = Model(inputs, layer(Masking(0.0)(inputs)))
+        with pytest.raises(ValueError, match=r"one value per timestep.*\(2, 4, 5, 5\).*Masking on 5-D"):
+            model.predict(x, verbose=0)

@@ -182,6 +182,11 @@ class RNN(Layer):
         states = self._initial_states(x, initial_state)
         if mask is not None:
             mask = torch.as_tensor(mask, device=x.device).to(torch.bool)
+            if mask.dim() != 2:
+                raise ValueError(f"Layer {self.name!r} takes a mask of one value per timestep, shape (batch, "
+                                 f"timesteps); received a mask of shape {tuple(mask.shape)} (Masking on "
+                                 f"{x.dim()}-D inputs masks each position). Pass `mask=` with one value per "
+                                 "timestep instead.")
             if self.time_major:
                 mask = mask.transpose(0, 1)
             # An all-True mask takes the unmasked (fused) path; a traced step (jit_compile) cannot read the mask's
