@@ -1,6 +1,6 @@
 """The train step as one traced graph, for `compile(jit_compile=True)` (engine/jit.py runs and checks it).
 
-`trace_train_step` records, with `make_fx` on fake tensors, one whole built-in train step as a flat function of
+`TracedStep.trace` records, with `make_fx` on fake tensors, one whole built-in train step as a flat function of
 tensors: the forward pass, the loss (Keras's, with regularizers and added losses), the gradients (torch's autograd
 traced into the same graph), the optimizer's update and the weight constraints. Inputs are every weight, buffer
 and optimizer slot, the optimizer's per-step numbers (0-d float64 tensors: a scheduled or changed learning rate
