@@ -8,9 +8,10 @@ import torch
 import torch.nn.functional as F
 
 from fitgen.layers import GRU, LSTM, RNN, Dense, Embedding, GRUCell, LSTMCell, SimpleRNN
-from fitgen.layers.rnn import fast_gru, fast_lstm, sequence
+from fitgen.layers.rnn import fast_gru, fast_lstm, fast_simple_rnn, sequence
 from fitgen.layers.rnn.gru import GRUMath
 from fitgen.layers.rnn.lstm import LSTMMath
+from fitgen.layers.rnn.simple_rnn import SimpleRNNMath
 from fitgen.models import Sequential
 
 MASK = torch.tensor([[1, 1, 0, 1, 1, 1, 1], [0, 0, 1, 1, 1, 0, 0], [1, 1, 1, 1, 1, 1, 0], [1, 0, 1, 0, 1, 0, 1]],
@@ -63,6 +64,50 @@ def test_fast_loop_equals_the_autograd_step_loop(kwargs, masked, zero_output_for
         outputs, grads = run()
     assert fast.call_count == (1 if masked or "recurrent_dropout" in kwargs or "unroll" in kwargs else 0)
     with mock.patch.object(math, "_fast_loop", lambda self: None):
+        want_outputs, want_grads = run()
+    for got, want in zip(list(outputs) + list(grads), list(want_outputs) + list(want_grads)):
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=2e-6)
+
+
+def test_simple_rnn_backward_pass_gradchecks():
+    torch.manual_seed(0)
+    steps, n, u = 4, 3, 2
+    args = [torch.randn(steps, n, u, dtype=torch.float64, requires_grad=True),
+            torch.randn(n, u, dtype=torch.float64, requires_grad=True),
+            torch.randn(u, u, dtype=torch.float64, requires_grad=True)]
+    recurrent_mask = (torch.rand(n, u, dtype=torch.float64) > 0.3).double() / 0.7
+    mask = MASK[:n, :steps].t().unsqueeze(-1).contiguous()
+    for masks, step_mask in ((None, None), (recurrent_mask, None), (None, mask), (recurrent_mask, mask)):
+        for relu in (False, True):
+            def simple(*a, masks=masks, step_mask=step_mask, relu=relu):
+                return fast_simple_rnn._SimpleRNNSequence.apply(*a, masks, step_mask, relu)
+            assert torch.autograd.gradcheck(simple, args)
+
+
+@pytest.mark.parametrize("kwargs", [dict(recurrent_dropout=0.3), dict(recurrent_dropout=0.3, dropout=0.2),
+                                    dict(recurrent_dropout=0.2, go_backwards=True), dict(use_bias=False),
+                                    dict(activation="relu", recurrent_dropout=0.2)])
+@pytest.mark.parametrize("masked", [False, True])
+@pytest.mark.parametrize("zero_output_for_mask", [False, True])
+def test_simple_rnn_fast_loop_equals_the_autograd_step_loop(kwargs, masked, zero_output_for_mask):
+    torch.manual_seed(0)
+    x = torch.randn(4, 7, 5)
+    layer = SimpleRNN(3, return_sequences=True, return_state=True, zero_output_for_mask=zero_output_for_mask,
+                      **kwargs)
+    layer(x)
+    states = [torch.randn(4, 3, requires_grad=True)]
+
+    def run():
+        torch.manual_seed(1)
+        out = layer(x, mask=MASK if masked else None, initial_state=states, training=True)
+        loss = (out[0] * torch.cos(out[0])).sum() + (out[-1] ** 2).sum()
+        return out, torch.autograd.grad(loss, [w.tensor for w in layer.trainable_weights] + states)
+
+    function = fast_simple_rnn._SimpleRNNSequence
+    with mock.patch.object(function, "apply", wraps=function.apply) as fast:
+        outputs, grads = run()
+    assert fast.call_count == (1 if masked or "recurrent_dropout" in kwargs else 0)
+    with mock.patch.object(SimpleRNNMath, "_fast_loop", lambda self: None):
         want_outputs, want_grads = run()
     for got, want in zip(list(outputs) + list(grads), list(want_outputs) + list(want_grads)):
         torch.testing.assert_close(got, want, rtol=1e-5, atol=2e-6)

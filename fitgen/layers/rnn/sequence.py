@@ -2,12 +2,12 @@
 numbers.
 
 1. torch's fused kernel when nothing forbids it (default activations, no mask, no recurrent dropout);
-2. a hand-differentiated loop (`fast_lstm`, `fast_gru`) for the LSTM and the GRU (reset_after) under
-   recurrent dropout or a mask: the input projection is one matmul over all timesteps outside the loop,
-   the loop itself only does the recurrent product and the gate arithmetic into preallocated buffers, and
-   its backward pass is written out;
+2. a hand-differentiated loop (`fast_lstm`, `fast_gru`, `fast_simple_rnn`) for the LSTM, the GRU (reset_after)
+   and SimpleRNN (tanh or relu) under recurrent dropout or a mask: the input projection is one matmul over all
+   timesteps outside the loop, the loop itself only does the recurrent product and the gate arithmetic into
+   preallocated buffers, and its backward pass is written out;
 3. otherwise a step loop of the cell's own equations under autograd (other activations, GRU with
-   reset_after=False, SimpleRNN under recurrent dropout or a mask).
+   reset_after=False).
 
 Dropout follows tf-keras 2.21: a cell draws one mask per call (per gate with implementation 1) and reuses
 it at every timestep; an LSTM/GRU *layer* that qualifies for cuDNN in tf-keras (tanh/sigmoid, bias, no

@@ -3,6 +3,7 @@ import torch
 
 from fitgen import activations
 from fitgen.layers.rnn.base import RNNBase
+from fitgen.layers.rnn import fast_simple_rnn
 from fitgen.layers.rnn.cells import GateCell
 from fitgen.layers.rnn.gates import GateCore
 
@@ -18,6 +19,9 @@ class SimpleRNNMath(GateCore):
 
     def _fused_ok(self):
         return self.activation is activations.tanh or self.activation is activations.relu
+
+    def _fast_loop(self):
+        return fast_simple_rnn.run if self._fused_ok() else None
 
     def _fused(self, x, states, training):
         params = [self.kernel, self.recurrent_kernel]
@@ -37,7 +41,8 @@ class SimpleRNN(SimpleRNNMath, RNNBase):
 
     Weights (Keras order and shapes): `simple_rnn_cell/kernel` (input_dim, units),
     `simple_rnn_cell/recurrent_kernel` (units, units), `simple_rnn_cell/bias` (units,). With a tanh or relu
-    activation and no recurrent dropout or mask, the layer runs torch's fused RNN kernel.
+    activation and no recurrent dropout or mask, the layer runs torch's fused RNN kernel; with them, a loop with its
+    backward pass written out (`fast_simple_rnn`).
 
     Args:
         units, activation (default 'tanh'), use_bias, kernel_initializer, recurrent_initializer,
