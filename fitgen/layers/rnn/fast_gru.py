@@ -9,7 +9,7 @@ Buffers are gate-major (T, 3, N, u) in torch's gate order r, z, n (Keras's block
 import torch
 from torch.autograd.function import once_differentiable
 
-from fitgen.layers.rnn.fast_lstm import _threads_for
+from fitgen.layers.rnn.fast_lstm import _threads_for, keras_outputs
 
 
 def _forward_loop(xz, h0, kernels_t, bias, recurrent_masks, mask):
@@ -117,9 +117,4 @@ def run(core, x, states, mask, input_masks, recurrent_masks, return_sequences, z
     bias = core.bias[1] if core.use_bias else core.kernel.new_zeros(3 * u)
     outputs = _GRUSequence.apply(xz.contiguous(), states[0].contiguous(), core.recurrent_kernel, bias, masks,
                                  step_mask)
-    h_last = outputs[-1]
-    if step_mask is not None:
-        keep = step_mask if zero_output_for_mask else torch.cummax(step_mask.to(torch.uint8), dim=0)[0].bool()
-        outputs = outputs * keep.to(outputs.dtype)
-    sequence = outputs.transpose(0, 1) if return_sequences else None
-    return sequence, outputs[-1], [h_last]
+    return keras_outputs(outputs, step_mask, zero_output_for_mask, return_sequences) + ([outputs[-1]],)

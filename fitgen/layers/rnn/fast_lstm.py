@@ -169,11 +169,17 @@ def run(core, x, states, mask, input_masks, recurrent_masks, return_sequences, z
     h0, c0 = states
     outputs, c_last = _LSTMSequence.apply(xz.contiguous(), h0.contiguous(), c0.contiguous(),
                                           core.recurrent_kernel, masks, step_mask)
-    h_last = outputs[-1]
+    return keras_outputs(outputs, step_mask, zero_output_for_mask, return_sequences) + ([outputs[-1], c_last],)
+
+
+def keras_outputs(states, step_mask, zero_output_for_mask, return_sequences):
+    """(sequence or None, last output) from the loop's states (T, N, u), as Keras reports them under a mask.
+
+    Keras repeats the previous *output* at masked steps, starting from zeros: the outputs before a sample's first
+    kept step are zeroed (or every masked step's, with zero_output_for_mask); the states themselves carry over.
+    """
+    outputs = states
     if step_mask is not None:
-        # Keras repeats the previous *output* at masked steps, starting from zeros: zero the outputs before
-        # a sample's first kept step (or at every masked step with zero_output_for_mask).
         keep = step_mask if zero_output_for_mask else torch.cummax(step_mask.to(torch.uint8), dim=0)[0].bool()
         outputs = outputs * keep.to(outputs.dtype)
-    sequence = outputs.transpose(0, 1) if return_sequences else None
-    return sequence, outputs[-1], [h_last, c_last]
+    return (outputs.transpose(0, 1) if return_sequences else None), outputs[-1]

@@ -7,7 +7,7 @@ import torch
 from torch.autograd.function import once_differentiable
 
 from fitgen import activations
-from fitgen.layers.rnn.fast_lstm import _threads_for
+from fitgen.layers.rnn.fast_lstm import _threads_for, keras_outputs
 
 
 def _forward_loop(xz, h0, kernel_t, recurrent_mask, mask, relu):
@@ -75,9 +75,4 @@ def run(core, x, states, mask, input_masks, recurrent_masks, return_sequences, z
     recurrent_mask = None if recurrent_masks is None else recurrent_masks[0].contiguous()
     outputs = _SimpleRNNSequence.apply(xz.contiguous(), states[0].contiguous(), core.recurrent_kernel,
                                        recurrent_mask, step_mask, core.activation is activations.relu)
-    h_last = outputs[-1]
-    if step_mask is not None:
-        keep = step_mask if zero_output_for_mask else torch.cummax(step_mask.to(torch.uint8), dim=0)[0].bool()
-        outputs = outputs * keep.to(outputs.dtype)
-    sequence = outputs.transpose(0, 1) if return_sequences else None
-    return sequence, outputs[-1], [h_last]
+    return keras_outputs(outputs, step_mask, zero_output_for_mask, return_sequences) + ([outputs[-1]],)
