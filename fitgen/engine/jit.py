@@ -112,8 +112,7 @@ class CompiledTrainStep:
     def _scalars(self):
         """This step's optimizer numbers as 0-d float64 tensors (new tensors only when a value changed)."""
         optimizer = self.model.optimizer
-        step = optimizer._iterations.count
-        values = optimizer._step_scalars(optimizer._current_learning_rate(step), step)
+        values = _step_values(optimizer)
         key = tuple(values[name] for name in self.traced.scalar_names)
         if key != self._scalar_key:
             self._scalar_key = key
@@ -144,8 +143,7 @@ class CompiledTrainStep:
         optimizer = model.optimizer
         update = optimizer._traceable
         traced = TracedStep(model, self.specs, self.fused, self._extra_losses, self._total_loss, state, update)
-        step = optimizer._iterations.count
-        scalars = optimizer._step_scalars(optimizer._current_learning_rate(step), step)
+        scalars = _step_values(optimizer)
         # Traced first: fake tensors touch no weight, and a step that cannot be one graph is refused before
         # anything has run (a stateful layer's states must advance once per batch).
         example = traced.trace(scalars, x, y, sw)
@@ -200,6 +198,12 @@ class CompiledTrainStep:
                     tensor.copy_(value)
             _set_rng_states(rng)
         return reference
+
+
+def _step_values(optimizer):
+    """The optimizer's per-step numbers for its next step, as the eager step computes them (host floats)."""
+    step = optimizer._iterations.count
+    return optimizer._step_scalars(optimizer._current_learning_rate(step), step)
 
 
 def _rng_states():
