@@ -12,6 +12,7 @@ import torch
 from fitgen.engine.sequential import Sequential
 from fitgen.layers import Dense
 from fitgen.utils import Sequence
+from helpers.pipeline_sources import Samples
 
 SEED = 20240613
 CASES = 300
@@ -117,17 +118,6 @@ class Batches(Sequence):
 def repeat(item):
     while True:
         yield item
-
-
-class Samples(torch.utils.data.Dataset):
-    def __init__(self, x, y):
-        self.x, self.y = x, y
-
-    def __len__(self):
-        return len(self.x)
-
-    def __getitem__(self, index):
-        return self.x[index], self.y[index]
 
 
 def stack(rows):

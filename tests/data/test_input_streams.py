@@ -9,6 +9,7 @@ import torch
 from fitgen.engine.sequential import Sequential
 from fitgen.layers import Dense
 from fitgen.utils import Sequence
+from helpers.pipeline_sources import Samples
 
 RNG = np.random.default_rng(1)
 X = RNG.random((8, 4)).astype("float32")
@@ -40,17 +41,6 @@ class Batches(Sequence):
 
     def on_epoch_end(self):
         self.epoch += 1
-
-
-class Samples(torch.utils.data.Dataset):
-    def __init__(self, x, y):
-        self.x, self.y = x, y
-
-    def __len__(self):
-        return len(self.x)
-
-    def __getitem__(self, index):
-        return self.x[index], self.y[index]
 
 
 def generator(items):

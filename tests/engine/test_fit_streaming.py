@@ -18,6 +18,7 @@ from fitgen.data import stream
 from fitgen.data.pipeline import get_worker_info
 from fitgen.layers import Dense, Input, concatenate
 from fitgen.utils import Sequence
+from helpers.pipeline_sources import Samples
 
 WORKER_KINDS = [
     pytest.param({"workers": 0}, id="main-thread"),
@@ -108,17 +109,6 @@ class SlowSequence(Sequence):
     def __getitem__(self, index):
         self._never.wait(self.delay)
         return self.x, self.y
-
-
-class SampleDataset(torch.utils.data.Dataset):
-    def __init__(self, x, y):
-        self.x, self.y = x, y
-
-    def __len__(self):
-        return len(self.x)
-
-    def __getitem__(self, index):
-        return self.x[index], self.y[index]
 
 
 def weights_after(fit, model_fn=dense_model):
@@ -331,7 +321,7 @@ def test_predict_generator_keeps_order_with_two_process_workers():
 
 def test_torch_dataset_and_dataloader_as_fit_data():
     x, y = arrays(40)
-    dataset = SampleDataset(x, y)
+    dataset = Samples(x, y)
     reference = weights_after(lambda m: m.fit(x, y, batch_size=32, epochs=2, shuffle=False, verbose=0))
     assert_same_weights(weights_after(lambda m: m.fit(dataset, epochs=2, shuffle=False, verbose=0)), reference)
     loader = torch.utils.data.DataLoader(dataset, batch_size=16, shuffle=False)

@@ -9,6 +9,7 @@ import threading
 import time
 
 import numpy as np
+import torch
 
 from fitgen.data.generator import ShardableIterable
 from fitgen.data.pipeline import get_worker_info
@@ -179,3 +180,16 @@ class SlowSequence(Sequence):
     def __getitem__(self, index):
         time.sleep(self.delay)
         return np.full((2,), index)
+
+
+class Samples(torch.utils.data.Dataset):
+    """A map-style torch Dataset of aligned (x[i], y[i]) samples."""
+
+    def __init__(self, x, y):
+        self.x, self.y = x, y
+
+    def __len__(self):
+        return len(self.x)
+
+    def __getitem__(self, index):
+        return self.x[index], self.y[index]
