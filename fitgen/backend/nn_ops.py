@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from fitgen.backend import common, ctc_beam
 from fitgen.backend.conversion import axis_arg, data_format_arg, floating, pair, to_tensor
 from fitgen.backend.dispatch import keras_op
+from fitgen.backend.random_ops import dropout_mask
 
 
 # ---------------------------------------------------------------------------------------------- activations
@@ -190,11 +191,9 @@ def dropout(x, level, noise_shape=None, seed=None):
     shape = tuple(x.shape) if noise_shape is None else tuple(
         x.shape[i] if d is None else int(d) for i, d in enumerate(noise_shape))
     if seed is None:
-        keep = torch.rand(shape, device=x.device, dtype=x.dtype) >= level
-    else:
-        generator = torch.Generator().manual_seed(int(seed))
-        keep = (torch.rand(shape, generator=generator, dtype=x.dtype) >= level).to(x.device)
-    return x * keep.to(x.dtype) / (1.0 - level)
+        return x * dropout_mask(shape, level, x.dtype, x.device)
+    generator = torch.Generator().manual_seed(int(seed))
+    return x * dropout_mask(shape, level, x.dtype, generator=generator).to(x.device)
 
 
 @keras_op("K.bias_add")

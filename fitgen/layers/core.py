@@ -10,9 +10,9 @@ import types
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from fitgen import activations, backend, constraints, initializers, regularizers
+from fitgen.backend import random_ops
 from fitgen.engine.base_layer import Layer
 from fitgen.utils import generic_utils
 from fitgen.utils.generic_utils import func_dump, func_load  # noqa: F401 (Keras 2 kept them in generic_utils)
@@ -177,13 +177,10 @@ class Dropout(Layer):
         if not training or self.rate == 0:
             return inputs
         noise_shape = self._get_noise_shape(inputs)
-        if noise_shape is None and self.seed is None:
-            return pass_mask(inputs, F.dropout(inputs, self.rate, True))
         generator = random_generator(self, self.seed, inputs.device)
-        shape = inputs.shape if noise_shape is None else noise_shape
-        keep = torch.rand(shape, generator=generator, device=inputs.device, dtype=inputs.dtype) >= self.rate
-        scale = 0.0 if self.rate >= 1 else 1.0 / (1.0 - self.rate)
-        return pass_mask(inputs, inputs * (keep.to(inputs.dtype) * scale))
+        mask = random_ops.dropout_mask(inputs.shape if noise_shape is None else noise_shape, self.rate,
+                                       inputs.dtype, inputs.device, generator)
+        return pass_mask(inputs, inputs * mask)
 
     def compute_output_shape(self, input_shape):
         return input_shape

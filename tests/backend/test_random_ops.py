@@ -43,3 +43,32 @@ def test_random_variables():
     assert isinstance(v, K.KerasVariable) and v.name == "u:0" and v.shape == (3, 4)
     w = K.random_normal_variable((2,), 0.0, 1.0, seed=1)
     assert K.int_shape(w) == (2,) and K.dtype(w) == "float32"
+
+
+@pytest.mark.parametrize("rate", [0.2, 0.5, 0.75])
+def test_dropout_mask_is_keras_scaled_keep_mask(rate):
+    from fitgen.backend.random_ops import dropout_mask
+    torch.manual_seed(0)
+    mask = dropout_mask((400, 500), rate)
+    scale = np.float32(1.0 / (1.0 - rate))
+    assert mask.dtype == torch.float32
+    assert set(mask.unique().tolist()) == {0.0, float(scale)}
+    assert abs(float((mask > 0).float().mean()) - (1.0 - rate)) < 0.005
+    # x * mask is tf-keras's `x * scale * keep_mask` to the bit.
+    x = torch.randn(400, 500)
+    kept = mask > 0
+    assert torch.equal((x * mask)[kept], (x * (1.0 / (1.0 - rate)))[kept])
+    assert not (x * mask)[~kept].any()
+
+
+def test_dropout_mask_dtypes_generators_and_rate_one():
+    from fitgen.backend.random_ops import dropout_mask
+    half = dropout_mask((1000,), 0.3, torch.bfloat16)
+    assert half.dtype == torch.bfloat16
+    assert set(half.unique().tolist()) == {0.0, float(torch.tensor(1 / 0.7, dtype=torch.bfloat16))}
+    double = dropout_mask((1000,), 0.3, torch.float64)
+    assert double.dtype == torch.float64 and set(double.unique().tolist()) == {0.0, 1 / 0.7}
+    first = dropout_mask((1000,), 0.4, generator=torch.Generator().manual_seed(3))
+    assert torch.equal(first, dropout_mask((1000,), 0.4, generator=torch.Generator().manual_seed(3)))
+    assert not torch.equal(first, dropout_mask((1000,), 0.4, generator=torch.Generator().manual_seed(4)))
+    assert not dropout_mask((1000,), 1.0).any()

@@ -93,6 +93,17 @@ def test_dropout_only_in_training():
     assert (layer(x, training=True) == 0).any()
 
 
+def test_dropout_output_is_keras_scale_times_input_where_kept():
+    # tf-keras: x * (1 / (1 - rate)) * keep_mask, with keep_mask = uniform >= rate.
+    torch.manual_seed(1)
+    x = torch.randn(300, 40)
+    y = Dropout(0.3)(x, training=True)
+    kept = y != 0
+    assert torch.equal(y[kept], (x * (1 / 0.7))[kept])
+    assert abs(float(kept.float().mean()) - 0.7) < 0.01
+    assert not Dropout(1.0)(x, training=True).any()
+
+
 def test_dropout_noise_shape_and_seed():
     x = torch.ones(4, 6, 8)
     y1 = Dropout(0.5, noise_shape=(None, 1, 8), seed=1)(x, training=True)

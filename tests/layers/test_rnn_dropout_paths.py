@@ -5,10 +5,10 @@ from unittest import mock
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 
+from fitgen.backend import random_ops
 from fitgen.layers import GRU, LSTM, RNN, Dense, Embedding, GRUCell, LSTMCell, SimpleRNN
-from fitgen.layers.rnn import fast_gru, fast_lstm, fast_simple_rnn, sequence
+from fitgen.layers.rnn import cells, fast_gru, fast_lstm, fast_simple_rnn, sequence
 from fitgen.layers.rnn.gru import GRUMath
 from fitgen.layers.rnn.lstm import LSTMMath
 from fitgen.layers.rnn.simple_rnn import SimpleRNNMath
@@ -115,13 +115,12 @@ def test_simple_rnn_fast_loop_equals_the_autograd_step_loop(kwargs, masked, zero
 
 def _dropout_shapes(layer, x, training=True, **kwargs):
     shapes = []
-    dropout = F.dropout
 
-    def record(tensor, p, training=True, inplace=False):
-        shapes.append((tuple(tensor.shape), p))
-        return dropout(tensor, p, training, inplace)
+    def record(shape, rate, *args, **kwargs):
+        shapes.append((tuple(shape), rate))
+        return random_ops.dropout_mask(shape, rate, *args, **kwargs)
 
-    with mock.patch.object(F, "dropout", record):
+    with mock.patch.object(sequence, "dropout_mask", record), mock.patch.object(cells, "dropout_mask", record):
         layer(x, training=training, **kwargs)
     return shapes
 

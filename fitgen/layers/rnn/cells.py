@@ -7,9 +7,9 @@ weights. Dropout masks are drawn on the first call after a reset and reused unti
 RNN layer does at every call: one mask per sequence, as Keras.
 """
 import torch
-import torch.nn.functional as F
 
 from fitgen import backend
+from fitgen.backend.random_ops import dropout_mask
 from fitgen.engine.base_layer import Layer
 from fitgen.layers.rnn.gates import GateCore
 from fitgen.layers.rnn.states import flatten_states
@@ -104,8 +104,8 @@ class GateCell(GateCore, Layer):
 
 
 def _masks(inputs, rate, count):
-    ones = torch.ones_like(inputs, dtype=inputs.dtype if inputs.is_floating_point() else torch.float32)
-    masks = [F.dropout(ones, rate, training=True) for _ in range(count)]
+    dtype = inputs.dtype if inputs.is_floating_point() else torch.float32
+    masks = [dropout_mask(inputs.shape, rate, dtype, inputs.device) for _ in range(count)]
     return masks if count > 1 else masks[0]
 
 

@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from fitgen import activations, backend, constraints, initializers, regularizers
+from fitgen.backend.random_ops import dropout_mask
 from fitgen.engine.base_layer import Layer, PermutedLayout
 from fitgen.layers.rnn.gates import check_units, set_recurrent_options
 from fitgen.layers.rnn.conv_rnn import ConvRNN2D
@@ -136,8 +137,7 @@ class ConvLSTMMath:
     def _dropout_masks(self, like, rate, training):
         if not (training and 0.0 < rate < 1.0):
             return None
-        ones = torch.ones_like(like)
-        return [F.dropout(ones, rate, training=True) for _ in range(4)]
+        return [dropout_mask(like.shape, rate, like.dtype, like.device) for _ in range(4)]
 
     def _output_spatial(self, spatial):
         return tuple(conv_utils.conv_output_length(spatial[a], self.kernel_size[a], self.padding, self.strides[a],

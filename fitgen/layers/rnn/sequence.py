@@ -14,7 +14,8 @@ it at every timestep; an LSTM/GRU *layer* that qualifies for cuDNN in tf-keras (
 recurrent dropout, not unrolled) drops inputs elementwise over the whole sequence instead.
 """
 import torch
-import torch.nn.functional as F
+
+from fitgen.backend.random_ops import dropout_mask
 
 
 def _active(rate, training):
@@ -27,16 +28,15 @@ def input_dropout_masks(core, x, training):
     if not _active(core.dropout, training):
         return None
     count = core._gates if core.implementation == 1 else 1
-    ones = x.new_ones(x.shape[0], 1, *x.shape[2:])
-    return [F.dropout(ones, core.dropout, training=True) for _ in range(count)]
+    shape = (x.shape[0], 1, *x.shape[2:])
+    return [dropout_mask(shape, core.dropout, x.dtype, x.device) for _ in range(count)]
 
 
 def recurrent_dropout_masks(core, state, training):
     """Keras's recurrent masks, one per gate, each shaped like the state."""
     if not _active(core.recurrent_dropout, training):
         return None
-    ones = state.new_ones(state.shape)
-    return [F.dropout(ones, core.recurrent_dropout, training=True) for _ in range(core._gates)]
+    return [dropout_mask(state.shape, core.recurrent_dropout, state.dtype, state.device) for _ in range(core._gates)]
 
 
 def run_gate_sequence(core, x, states, mask, training, return_sequences, zero_output_for_mask=False,
@@ -58,7 +58,7 @@ def run_gate_sequence(core, x, states, mask, training, return_sequences, zero_ou
     """
     input_masks = None
     if sequence_dropout and _active(core.dropout, training):
-        x = F.dropout(x, core.dropout, training=True)
+        x = x * dropout_mask(x.shape, core.dropout, x.dtype, x.device)
     else:
         input_masks = input_dropout_masks(core, x, training)
     recurrent_masks = recurrent_dropout_masks(core, states[0], training)
