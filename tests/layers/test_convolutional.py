@@ -199,6 +199,33 @@ def test_conv_uses_no_copy_for_channels_last_input():
     np.testing.assert_allclose(y.detach().numpy(), ref.detach().numpy(), rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("padding", ["valid", "same", "causal"])
+@pytest.mark.parametrize("kernel_size,strides,dilation_rate,groups", [
+    (3, 1, 1, 1), (4, 1, 1, 2), (1, 1, 1, 1), (4, 2, 1, 1), (3, 3, 1, 2), (3, 1, 2, 1), (2, 1, 3, 2)])
+def test_conv1d_as_one_row_images_equals_torch_conv1d(padding, kernel_size, strides, dilation_rate, groups):
+    # On the CPU, Conv1D runs as a one-row image convolution in channels_last memory (no layout copies); the
+    # numbers and gradients are conv1d's on the (batch, channels, steps) view, padded by TF's rules.
+    layer = Conv1D(6, kernel_size, strides=strides, padding=padding, dilation_rate=dilation_rate, groups=groups,
+                   activation="tanh")
+    x = torch.randn(3, 11, 4, requires_grad=True)
+    y = layer(x)
+    assert y.is_contiguous()
+    view = x.permute(0, 2, 1)
+    total = (kernel_size - 1) * dilation_rate
+    if padding == "causal":
+        view = F.pad(view, (total, 0))
+    elif padding == "same":
+        before, after = same_pads(11, kernel_size, strides, dilation_rate)
+        view = F.pad(view, (before, after))
+    ref = torch.tanh(F.conv1d(view, layer.kernel, layer.bias, strides, 0, dilation_rate, groups)).permute(0, 2, 1)
+    assert y.shape == ref.shape == layer.compute_output_shape((3, 11, 4))
+    torch.testing.assert_close(y, ref, rtol=1e-5, atol=1e-6)
+    seed = torch.randn_like(ref)
+    for got, want in zip(torch.autograd.grad((y * seed).sum(), [x, layer.kernel, layer.bias]),
+                         torch.autograd.grad((ref * seed).sum(), [x, layer.kernel, layer.bias])):
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+
+
 @pytest.mark.parametrize("cls,kwargs,input_shape,expected", [
     (Conv1D, {"filters": 4, "kernel_size": 3, "padding": "causal", "dilation_rate": 2}, (2, 3, 9), (2, 4, 9)),
     (Conv1D, {"filters": 4, "kernel_size": 4, "strides": 2, "padding": "same"}, (2, 3, 9), (2, 4, 5)),
