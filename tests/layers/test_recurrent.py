@@ -73,17 +73,45 @@ def _count_calls(name):
     return mock.patch.object(torch, name, wraps=getattr(torch, name))
 
 
-@pytest.mark.parametrize("cls, kernel", [(LSTM, "lstm"), (GRU, "gru"), (SimpleRNN, "rnn_tanh")])
-def test_default_configuration_runs_torch_fused_kernel(cls, kernel):
+@pytest.mark.parametrize("cls, kernel, grad", [(LSTM, "lstm", True), (GRU, "gru", False),
+                                               (SimpleRNN, "rnn_tanh", True)])
+def test_default_configuration_runs_torch_fused_kernel(cls, kernel, grad):
     layer = cls(4, return_sequences=True, dropout=0.3)
     x = torch.randn(2, 5, 3)
-    with _count_calls(kernel) as fused:
+    with _count_calls(kernel) as fused, torch.set_grad_enabled(grad):
         layer(x)
         layer.train()
         layer(x)
         mask = torch.ones(2, 5, dtype=torch.bool)
         layer(x, mask=mask)
     assert fused.call_count == 3
+
+
+@pytest.mark.parametrize("return_sequences", [False, True])
+def test_gru_trains_through_its_written_out_backward_on_the_cpu(return_sequences):
+    # torch's CPU GRU kernel differentiates its cell's ops step by step; with gradients wanted the GRU runs its
+    # hand-differentiated loop instead (faster), with torch's kernel's numbers.
+    from fitgen.layers.rnn import fast_gru
+    torch.manual_seed(0)
+    layer = GRU(6, return_sequences=return_sequences, return_state=True)
+    x = torch.randn(3, 7, 5, requires_grad=True)
+    with _count_calls("gru") as fused, mock.patch.object(fast_gru._GRUSequence, "apply",
+                                                         wraps=fast_gru._GRUSequence.apply) as loop:
+        out, state = layer(x)
+    assert fused.call_count == 0 and loop.call_count == 1
+    seed = torch.randn_like(out)
+    grads = torch.autograd.grad((out * seed).sum() + state.sum(), [x] + [w.tensor for w in layer.weights])
+    with mock.patch.object(GRU, "_trains_faster_in_loop", return_value=False), _count_calls("gru") as fused:
+        ref_out, ref_state = layer(x)
+    assert fused.call_count == 1
+    ref_grads = torch.autograd.grad((ref_out * seed).sum() + ref_state.sum(), [x] + [w.tensor for w in layer.weights])
+    torch.testing.assert_close(out, ref_out, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(state, ref_state, rtol=1e-5, atol=1e-6)
+    for got, want in zip(grads, ref_grads):
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+    with torch.no_grad(), _count_calls("gru") as fused:
+        layer(x)
+    assert fused.call_count == 1  # inference keeps torch's kernel (faster without a backward)
 
 
 @pytest.mark.parametrize("layer", [

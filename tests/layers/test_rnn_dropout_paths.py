@@ -62,7 +62,9 @@ def test_fast_loop_equals_the_autograd_step_loop(kwargs, masked, zero_output_for
 
     with mock.patch.object(function, "apply", wraps=function.apply) as fast:
         outputs, grads = run()
-    assert fast.call_count == (1 if masked or "recurrent_dropout" in kwargs or "unroll" in kwargs else 0)
+    # (the GRU trains through its loop on the CPU in every configuration: faster than torch's kernel there)
+    loop_expected = masked or "recurrent_dropout" in kwargs or "unroll" in kwargs or cls is GRU
+    assert fast.call_count == (1 if loop_expected else 0)
     with mock.patch.object(math, "_fast_loop", lambda self: None):
         want_outputs, want_grads = run()
     for got, want in zip(list(outputs) + list(grads), list(want_outputs) + list(want_grads)):

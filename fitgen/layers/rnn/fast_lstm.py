@@ -158,7 +158,7 @@ def run(core, x, states, mask, input_masks, recurrent_masks, return_sequences, z
         masked = x.transpose(0, 1).unsqueeze(0) * torch.stack(input_masks).transpose(1, 2)  # (4, T, N, F)
         xz = torch.matmul(masked, kernel.view(4, 1, u, -1).transpose(2, 3))  # (4, T, N, u)
         if bias is not None:
-            xz = xz + bias.view(4, 1, 1, u)
+            xz = xz + bias.view(4, 1, 1, u).to(xz.dtype)  # (autocast's compute dtype under mixed precision)
         xz = xz.transpose(0, 1)
     else:
         if input_masks is not None:
@@ -166,10 +166,20 @@ def run(core, x, states, mask, input_masks, recurrent_masks, return_sequences, z
         xz = F.linear(x.transpose(0, 1), kernel, bias).view(steps, n, 4, u).transpose(1, 2)
     step_mask = None if mask is None else mask.transpose(0, 1).unsqueeze(-1).contiguous()
     masks = None if recurrent_masks is None else torch.stack(recurrent_masks).contiguous()
-    h0, c0 = states
-    outputs, c_last = _LSTMSequence.apply(xz.contiguous(), h0.contiguous(), c0.contiguous(),
-                                          core.recurrent_kernel, masks, step_mask)
+    h0, c0, kernel, masks = in_compute_dtype(xz, *states, core.recurrent_kernel, masks)
+    outputs, c_last = _LSTMSequence.apply(xz.contiguous(), h0.contiguous(), c0.contiguous(), kernel, masks,
+                                          step_mask)
     return keras_outputs(outputs, step_mask, zero_output_for_mask, return_sequences) + ([outputs[-1], c_last],)
+
+
+def in_compute_dtype(xz, *tensors):
+    """`tensors` (None kept) in the dtype of the input projection `xz`.
+
+    Under a mixed precision policy autocast runs the projection in the compute dtype while the recurrent
+    weights, the states and the dropout masks stay float32; the loops' kernels (in place, `out=`) take one
+    dtype. The casts are differentiable: autograd brings the gradients back to the float32 weights.
+    """
+    return [None if t is None else t.to(xz.dtype) for t in tensors]
 
 
 def keras_outputs(states, step_mask, zero_output_for_mask, return_sequences):

@@ -7,7 +7,7 @@ import torch
 from torch.autograd.function import once_differentiable
 
 from fitgen import activations
-from fitgen.layers.rnn.fast_lstm import _threads_for, keras_outputs
+from fitgen.layers.rnn.fast_lstm import _threads_for, in_compute_dtype, keras_outputs
 
 
 def _forward_loop(xz, h0, kernel_t, recurrent_mask, mask, relu):
@@ -73,6 +73,7 @@ def run(core, x, states, mask, input_masks, recurrent_masks, return_sequences, z
     xz = core._input_projection(x, input_masks).transpose(0, 1)  # (T, N, u)
     step_mask = None if mask is None else mask.transpose(0, 1).unsqueeze(-1).contiguous()
     recurrent_mask = None if recurrent_masks is None else recurrent_masks[0].contiguous()
-    outputs = _SimpleRNNSequence.apply(xz.contiguous(), states[0].contiguous(), core.recurrent_kernel,
-                                       recurrent_mask, step_mask, core.activation is activations.relu)
+    h0, kernel, recurrent_mask = in_compute_dtype(xz, states[0], core.recurrent_kernel, recurrent_mask)
+    outputs = _SimpleRNNSequence.apply(xz.contiguous(), h0.contiguous(), kernel, recurrent_mask, step_mask,
+                                       core.activation is activations.relu)
     return keras_outputs(outputs, step_mask, zero_output_for_mask, return_sequences) + ([outputs[-1]],)

@@ -172,6 +172,11 @@ class GateCore:
         """A hand-differentiated sequence loop for this kind, or None (see `fast_lstm`)."""
         return None
 
+    def _trains_faster_in_loop(self, x):
+        """Whether the hand-differentiated loop beats torch's fused kernel on `x` even without masks or
+        recurrent dropout (the GRU on the CPU, when gradients are wanted)."""
+        return False
+
     def _input_projection(self, x, input_masks):
         """x @ kernel + bias for every timestep at once (..., G*u) in torch gate order; with Keras's
         implementation 1, gate k sees the input through its own dropout mask."""

@@ -3,6 +3,7 @@ GRU."""
 import torch
 import torch.nn.functional as F
 
+from fitgen.engine import call_context
 from fitgen.layers.rnn import fast_gru
 from fitgen.layers.rnn.base import RNNBase
 from fitgen.layers.rnn.cells import GateCell
@@ -28,6 +29,14 @@ class GRUMath(GateCore):
 
     def _fast_loop(self):
         return fast_gru.run if self._fused_ok() else None
+
+    def _trains_faster_in_loop(self, x):
+        # torch's CPU GRU kernel has no fused backward: autograd runs its cell's small ops back through every
+        # step. The written-out backward trains 1.0-2x faster ((32, 80, 64) -> 64 units: 13.9 -> 10.2 ms
+        # forward + backward); torch's kernel stays faster for inference, and on GPUs (cuDNN). A traced step
+        # (jit_compile) keeps torch's kernel, which the compiler decomposes and fuses.
+        return (x.device.type == "cpu" and torch.is_grad_enabled() and not call_context.is_tracing()
+                and (x.requires_grad or self.recurrent_kernel.requires_grad))
 
     def _fused(self, x, states, training):
         params = [self.kernel, self.recurrent_kernel]

@@ -65,7 +65,7 @@ def run_gate_sequence(core, x, states, mask, training, return_sequences, zero_ou
     if mask is None and recurrent_masks is None and core._fused_ok():
         if input_masks is not None and len(input_masks) == 1:
             x, input_masks = x * input_masks[0], None
-        if input_masks is None:
+        if input_masks is None and not core._trains_faster_in_loop(x):
             sequence, states = core._fused(x, states, training)
             return sequence, sequence[:, -1], states
     fast = core._fast_loop()
