@@ -5,6 +5,11 @@ The model suite (`--models`: Keras-example models against the idiomatic and the 
 with fitgen eager, `jit_compile=True` and `mixed_bfloat16` columns; samples per CPU-second and wall clock):
 
     python bench/overhead.py --models all --threads 1 --rounds 3 [--frameworks fitgen "pytorch loop" ...]
+    python bench/overhead.py --models all --threads 1 --rounds 3 --alternate   # eager columns, one process
+
+`--alternate` sets up the loops and eager fitgen in one process and alternates their epochs: on a shared machine
+one fresh process of the same code can run 10% faster or slower than the next, more than some of the differences
+measured.
 
 Two sizes: Keras's mnist_mlp (784-512-512-10 with Dropout, RMSprop, batch 128, 60,000 samples) and a tiny
 model (20-32-10, batch 32) where per-step overhead dominates; and a small CNN on channels_first images
@@ -324,17 +329,23 @@ def main():
     parser.add_argument("--models", nargs="*", default=None,
                         help=f"rows of the model suite ({', '.join(MODELS)}); default: none, `--models all`: every one")
     parser.add_argument("--epochs", type=int, default=3, help="timed epochs per run of the model suite")
+    parser.add_argument("--alternate", action="store_true",
+                        help="model suite: the eager frameworks (loops, fitgen) in one process, epochs alternating")
     parser.add_argument("--frameworks", nargs="+", default=MODEL_FRAMEWORKS,
                         help="columns of the model suite (default: all; peers not installed are reported n/a)")
     args = parser.parse_args()
     pythons = {"tf-keras": args.tfkeras_python, "keras 3 (torch)": args.keras3_python}
     if args.models is not None:
         names = list(MODELS) if args.models in ([], ["all"]) else args.models
-        model_results = run_models(names, args.frameworks, args.rounds, pythons, args.threads, args.epochs)
+        if args.alternate:
+            model_results = run_alternating(names, args.frameworks, args.rounds, args.threads, args.epochs)
+        else:
+            model_results = run_models(names, args.frameworks, args.rounds, pythons, args.threads, args.epochs)
         print_models(model_results, args.threads)
         path = pathlib.Path(args.json)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"rounds": args.rounds, "threads": args.threads, "models": MODELS,
+        path.write_text(json.dumps({"rounds": args.rounds, "threads": args.threads, "alternate": args.alternate,
+                                    "models": MODELS,
                                     "results": model_results, "load_average": os.getloadavg()}, indent=1))
         print(f"wrote {path}")
         return
@@ -415,6 +426,9 @@ MODEL_COMMON = textwrap.dedent("""
         x = rng.integers(1, cfg["words"], (n, cfg["length"]))
         labels = rng.integers(0, 2, n)
     def timed(epoch):
+        if "ALTERNATE" in globals():  # --alternate: the driver times this epoch beside another framework's
+            ALTERNATE.append(epoch)
+            return
         warm = time.perf_counter(); epoch(); warm = time.perf_counter() - warm
         wall, cpu = [], []
         for _ in range(repeats):
@@ -598,6 +612,65 @@ def model_run(framework, name, repeats, python, threads=None):
     return json.loads(proc.stdout.strip().splitlines()[-1]), None
 
 
+# --alternate: the eager frameworks set up in ONE process, then their epochs taking turns. On a shared machine the
+# spread between processes (one fresh process against another of the same code: up to +-10% here) is larger
+# than the differences measured; within one process it is not.
+MODEL_ALTERNATING = textwrap.dedent("""
+    import json, sys, time
+    name, cfg, repeats, scripts = sys.argv[1], sys.argv[2], int(sys.argv[3]), json.loads(sys.argv[4])
+    epochs = {}
+    for label, source, variant in scripts:
+        space = {"ALTERNATE": [], "__name__": "__alternate__"}
+        sys.argv = ["-c", name, cfg, "1", variant]
+        exec(source, space)
+        epochs[label] = space["ALTERNATE"][0]
+    warm = {}
+    for label, epoch in epochs.items():
+        t = time.perf_counter(); epoch(); warm[label] = time.perf_counter() - t
+    wall, cpu = {label: [] for label in epochs}, {label: [] for label in epochs}
+    order = list(epochs.items())
+    for turn in range(repeats):
+        for label, epoch in (order if turn % 2 == 0 else order[::-1]):  # no framework always follows another
+            t, c = time.perf_counter(), time.process_time()
+            epoch()
+            wall[label].append(time.perf_counter() - t); cpu[label].append(time.process_time() - c)
+    print(json.dumps({label: {"epoch_seconds": wall[label], "epoch_cpu_seconds": cpu[label],
+                              "warmup_seconds": warm[label]} for label in epochs}))
+""")
+ALTERNATING = {"pytorch loop": (MODEL_TORCH, "nchw"), "pytorch loop (channels_last)": (MODEL_TORCH, "channels_last"),
+               "fitgen": (MODEL_FITGEN, "eager")}
+
+
+def run_alternating(names, frameworks, rounds, threads, epochs=3):
+    """The eager `frameworks` of each model in one fresh process, `rounds * epochs` epochs each, alternating;
+    returns {model: {framework: summary}} as `run_models` does."""
+    frameworks = [f for f in frameworks if f in ALTERNATING]
+    env = dict(os.environ, PYTHONPATH=str(pathlib.Path(__file__).resolve().parents[1]))
+    if threads:
+        env.update(OMP_NUM_THREADS=str(threads))
+    results = {}
+    for name in names:
+        scripts = [(f, *ALTERNATING[f]) for f in frameworks]
+        proc = subprocess.run([sys.executable, "-c", MODEL_ALTERNATING, name, json.dumps(MODELS[name]),
+                               str(rounds * epochs), json.dumps(scripts)], capture_output=True, text=True, env=env,
+                              timeout=3600)
+        error = None if proc.returncode == 0 else ((proc.stderr.strip().splitlines() or ["failed"])[-1])[:120]
+        runs = {} if error else json.loads(proc.stdout.strip().splitlines()[-1])
+        results[name] = {f: _summary(MODELS[name]["samples"], [runs[f]] if f in runs else [], error)
+                         for f in frameworks}
+    return results
+
+
+def _summary(samples, runs, error=None):
+    wall = [t for r in runs for t in r["epoch_seconds"]]
+    cpu = [t for r in runs for t in r["epoch_cpu_seconds"]]
+    return {"error": error,
+            "samples_per_s": samples / statistics.median(wall) if wall else None,
+            "samples_per_cpu_s": samples / statistics.median(cpu) if cpu else None,
+            "best_samples_per_cpu_s": samples / min(cpu) if cpu else None,
+            "warmup_seconds": [r["warmup_seconds"] for r in runs], "epoch_seconds": wall, "epoch_cpu_seconds": cpu}
+
+
 def run_models(names, frameworks, rounds, pythons, threads, epochs=3):
     """Frameworks take turns on each model for `rounds` rounds of `epochs` timed epochs (after a warm-up one);
     returns {model: {framework: summary}}."""
@@ -615,18 +688,8 @@ def run_models(names, frameworks, rounds, pythons, threads, epochs=3):
                     errors[framework] = error
                 else:
                     runs[framework].append(result)
-        row = {}
-        for framework in frameworks:
-            wall = [t for r in runs[framework] for t in r["epoch_seconds"]]
-            cpu = [t for r in runs[framework] for t in r["epoch_cpu_seconds"]]
-            row[framework] = {
-                "error": errors.get(framework),
-                "samples_per_s": samples / statistics.median(wall) if wall else None,
-                "samples_per_cpu_s": samples / statistics.median(cpu) if cpu else None,
-                "best_samples_per_cpu_s": samples / min(cpu) if cpu else None,
-                "warmup_seconds": [r["warmup_seconds"] for r in runs[framework]],
-                "epoch_seconds": wall, "epoch_cpu_seconds": cpu}
-        results[name] = row
+        results[name] = {framework: _summary(samples, runs[framework], errors.get(framework))
+                         for framework in frameworks}
     return results
 
 
