@@ -1,10 +1,12 @@
 """The GRU's (`reset_after=True`, tanh / sigmoid) sequence loop with its backward pass written out, for what
-torch's fused kernel cannot do: Keras's recurrent dropout and masked timesteps. Same plan as `fast_lstm`:
-the input projection is one matmul per gate for all timesteps outside the loop; the forward loop fills
-preallocated buffers without recording; the backward loop carries only dh, everything else is computed for
-all timesteps at once.
+torch's fused kernel cannot do (Keras's recurrent dropout and masked timesteps) and for training on the CPU,
+where torch's kernel has no fused backward and this loop is faster. Same plan as `fast_lstm`: the input
+projection is one matmul per gate for all timesteps outside the loop; the forward loop fills preallocated
+buffers without recording; the backward loop carries only dh, everything else is computed for all timesteps
+at once.
 
-Buffers are gate-major (T, 3, N, u) in torch's gate order r, z, n (Keras's blocks r, z, h).
+Forward buffers are gate-major (T, 3, N, u) in torch's gate order r, z, n (Keras's blocks r, z, h); the backward
+pass's are batch-major (T, N, 3, u), so that a step's three gates form one matrix.
 """
 import torch
 from torch.autograd.function import once_differentiable
@@ -25,9 +27,9 @@ def _forward_loop(xz, h0, kernels_t, bias, recurrent_masks, mask):
         h = hs[t]
         p, g = pre[t], gates[t]
         if recurrent_masks is None:
-            torch.baddbmm(p, h.unsqueeze(0).expand(3, n, u), kernels_t, out=p)
+            p.baddbmm_(h.unsqueeze(0).expand(3, n, u), kernels_t)
         else:
-            torch.baddbmm(p, h.unsqueeze(0) * recurrent_masks, kernels_t, out=p)
+            p.baddbmm_(h.unsqueeze(0) * recurrent_masks, kernels_t)
         torch.sigmoid(p[:2], out=g[:2])
         torch.tanh(torch.addcmul(xz[t, 2], g[0], p[2]), out=g[2])
         # z * h + (1 - z) * candidate, as candidate + z * (h - candidate) (torch's GRU cell writes it so too)
