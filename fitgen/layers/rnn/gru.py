@@ -91,8 +91,9 @@ class GRU(GRUMath, RNNBase):
     Weights (Keras order and shapes): `gru_cell/kernel` (input_dim, 3*units), `gru_cell/recurrent_kernel`
     (units, 3*units), gate blocks z, r, h; `gru_cell/bias` (2, 3*units) (row 0 input bias, row 1 recurrent
     bias) with `reset_after=True`, (3*units,) otherwise. torch's GRU computes Keras's `reset_after=True`
-    variant, so that case (with tanh / sigmoid, no recurrent dropout, no mask) runs torch's fused kernel,
-    and under recurrent dropout or a mask a hand-differentiated loop; `reset_after=False` (Keras 2.2.4's
+    variant, so that case (with tanh / sigmoid, no recurrent dropout, no mask) runs torch's fused kernel for
+    inference and on GPUs; training on the CPU, recurrent dropout and masks run a hand-differentiated loop
+    (faster than torch's CPU kernel, which has no fused backward); `reset_after=False` (Keras 2.2.4's
     default: the reset gate applied before the recurrent matmul) runs a step loop.
     {args}
     Call arguments: as for `LSTM`; `initial_state` is `[h]` and `return_state` gives `[output, h]`.
