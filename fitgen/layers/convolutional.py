@@ -33,7 +33,8 @@ from fitgen.layers.pooling import (AveragePooling1D, AveragePooling2D, AveragePo
                                    MaxPooling2D, MaxPooling3D)
 from fitgen.layers.reshaping import (Cropping1D, Cropping2D, Cropping3D, UpSampling1D, UpSampling2D,  # noqa: F401
                                      UpSampling3D, ZeroPadding1D, ZeroPadding2D, ZeroPadding3D)
-from fitgen.utils.conv_utils import (ChannelsAxis, SamePadding, conv_output_length, deconv_output_length,
+from fitgen.utils.conv_utils import (ChannelsAxis, SamePadding, check_output_positive, conv_output_length,
+                                     deconv_output_length,
                                      normalize_data_format, normalize_padding, normalize_tuple)
 
 _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
@@ -174,13 +175,18 @@ class Conv(Layer):
         return x, self._torch_padding
 
     def call(self, inputs):
-        x, padding = self._pad(self._axes.to_torch(inputs))
-        x = self._conv(x, self.kernel, self.bias, self.strides, padding, self.dilation_rate, self.groups)
+        try:
+            x, padding = self._pad(self._axes.to_torch(inputs))
+            x = self._conv(x, self.kernel, self.bias, self.strides, padding, self.dilation_rate, self.groups)
+        except RuntimeError:
+            self._output_spatial(tuple(inputs.shape))  # Keras's error when the input is shorter than the window
+            raise
         return self.activation(self._axes.from_torch(x))
 
     def _output_spatial(self, input_shape):
-        return tuple(conv_output_length(n, k, self.padding, s, d) for n, k, s, d in
-                     zip(self._axes.spatial(input_shape), self.kernel_size, self.strides, self.dilation_rate))
+        return check_output_positive(self, input_shape, tuple(
+            conv_output_length(n, k, self.padding, s, d) for n, k, s, d in
+            zip(self._axes.spatial(input_shape), self.kernel_size, self.strides, self.dilation_rate)))
 
     def compute_output_shape(self, input_shape):
         input_shape = tuple(input_shape)
@@ -227,7 +233,12 @@ class Conv1D(Conv):
     def call(self, inputs):
         if self._axes.channels_first or inputs.device.type != "cpu":
             return super().call(inputs)
-        return self.activation(self._convolve_as_image_row(inputs))
+        try:
+            y = self._convolve_as_image_row(inputs)
+        except RuntimeError:
+            self._output_spatial(tuple(inputs.shape))  # Keras's error when the input is shorter than the window
+            raise
+        return self.activation(y)
 
     def _convolve_as_image_row(self, inputs):
         """Keras's `(batch, steps, channels)` convolved as one-row images in channels_last memory.

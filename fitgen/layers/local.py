@@ -15,8 +15,8 @@ import torch
 
 from fitgen import activations, constraints, initializers, regularizers
 from fitgen.engine.base_layer import Layer, Layout
-from fitgen.utils.conv_utils import ChannelsAxis, conv_output_length, normalize_data_format, normalize_padding, \
-    normalize_tuple
+from fitgen.utils.conv_utils import (ChannelsAxis, check_output_positive, conv_output_length, normalize_data_format,
+                                     normalize_padding, normalize_tuple)
 
 _LETTERS = "abc"  # kernel-window axes in the einsum equations
 _POSITIONS = "xyz"  # output-position axes
@@ -105,11 +105,7 @@ class LocallyConnected(Layer):
         if None in spatial or channels is None:
             raise ValueError(f"The spatial dimensions and the channels of the inputs to a {type(self).__name__} "
                              f"layer should be fully defined, but the layer received the input shape {input_shape}.")
-        output_spatial = self._output_spatial(input_shape)
-        if min(output_spatial) <= 0:
-            raise ValueError(f"One of the dimensions in the output is <= 0 due to downsampling in {self.name}. "
-                             f"Consider increasing the input size. Received input shape {input_shape} which "
-                             f"would produce output shape with a zero or negative value in a dimension.")
+        output_spatial = check_output_positive(self, input_shape, self._output_spatial(input_shape))
         self.output_spatial = output_spatial
         keras_kernel = (math.prod(output_spatial), math.prod(self.kernel_size) * channels, self.filters)
         layout = LocalKernelLayout(output_spatial, channels, self.kernel_size, self._axes.channels_first)

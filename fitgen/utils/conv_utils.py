@@ -76,6 +76,15 @@ def convert_data_format(data_format, ndim):
                      f"Received: data_format={data_format!r}")
 
 
+def check_output_positive(layer, input_shape, output_spatial):
+    """tf-keras's error for a window larger than its (padded) input: an output size of 0 or less."""
+    if any(n is not None and n <= 0 for n in output_spatial):
+        raise ValueError(f"One of the dimensions in the output is <= 0 due to downsampling in {layer.name}. "
+                         f"Consider increasing the input size. Received input shape {tuple(input_shape)} which "
+                         f"would produce output shape with a zero or negative value in a dimension.")
+    return output_spatial
+
+
 def conv_output_length(input_length, filter_size, padding, stride, dilation=1):
     """Output length of a convolution or pooling window along one axis (None stays None).
 

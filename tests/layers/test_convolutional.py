@@ -294,3 +294,17 @@ def test_convolutional_module_keeps_keras2_names():
                  "AveragePooling3D", "UpSampling3D", "ZeroPadding3D", "Cropping3D", "Convolution2DTranspose"):
         assert hasattr(convolutional, name), name
     assert convolutional.Deconvolution3D is Conv3DTranspose
+
+
+@pytest.mark.parametrize("layer, short, long", [
+    (lambda: Conv1D(4, 3), (2, 2, 3), (2, 3, 3)), (lambda: Conv1D(4, 2, dilation_rate=3), (2, 3, 3), (2, 4, 3)),
+    (lambda: Conv1D(4, 3, data_format="channels_first"), (2, 3, 2), (2, 3, 3)),
+    (lambda: Conv2D(4, 3), (1, 2, 5, 3), (1, 3, 5, 3)), (lambda: Conv3D(2, 2), (1, 1, 4, 4, 2), (1, 2, 4, 4, 2))])
+def test_an_input_shorter_than_the_window_gets_keras_error(layer, short, long):
+    from fitgen.layers import Input
+    message = "One of the dimensions in the output is <= 0 due to downsampling"
+    with pytest.raises(ValueError, match=message):
+        layer()(torch.zeros(short))
+    with pytest.raises(ValueError, match=message):
+        layer()(Input(short[1:]))
+    assert layer()(torch.zeros(long)).shape[0] == long[0]  # one step longer: an output of size 1
