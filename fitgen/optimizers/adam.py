@@ -85,7 +85,8 @@ class Adam(Optimizer):
         path to float rounding (the sums run in another order). CPU tensors of one float dtype only; a
         compiled step (0-d tensor scalars) and other devices take the multi-tensor path.
         """
-        if isinstance(alpha, torch.Tensor) or isinstance(epsilon, torch.Tensor) or not params:
+        if isinstance(alpha, torch.Tensor) or isinstance(epsilon, torch.Tensor) or not params \
+                or not _fused_kernel_on_cpu():
             return False
         dtype = params[0].dtype
         if dtype not in (torch.float32, torch.float64) or not (0 <= self.beta_1 < 1 and 0 <= self.beta_2 < 1):
@@ -110,3 +111,20 @@ class Adam(Optimizer):
         config.update({"beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon,
                        "amsgrad": self.amsgrad})
         return config
+
+
+_FUSED_ON_CPU = []
+
+
+def _fused_kernel_on_cpu():
+    """Whether this torch has a CPU `_fused_adam_` (torch 2.4 and later; fitgen supports 2.3), tried once."""
+    if not _FUSED_ON_CPU:
+        one = [torch.zeros(1)]
+        try:
+            torch._fused_adam_(one, [torch.ones(1)], [torch.zeros(1)], [torch.zeros(1)], [], [torch.tensor(1.0)],
+                               lr=0.1, beta1=0.9, beta2=0.999, weight_decay=0.0, eps=1e-7, amsgrad=False,
+                               maximize=False)
+            _FUSED_ON_CPU.append(True)
+        except (AttributeError, NotImplementedError, RuntimeError):
+            _FUSED_ON_CPU.append(False)
+    return _FUSED_ON_CPU[0]

@@ -1,4 +1,5 @@
 """Adam's eager CPU update in torch's fused kernel: the multi-tensor path's numbers, and the cases it must refuse."""
+import importlib
 from unittest import mock
 
 import numpy as np
@@ -8,8 +9,11 @@ import torch
 import fitgen
 from fitgen.optimizers import Adam
 
+adam_module = importlib.import_module("fitgen.optimizers.adam")
+
 
 def _run(optimizer, shapes, steps, fused, dtype=torch.float32, grad_layout=None):
+    assert adam_module._fused_kernel_on_cpu()  # (its one probe call happens before the counting below)
     torch.manual_seed(0)
     params = [torch.randn(s, dtype=dtype) for s in shapes]
     slots = {name: [torch.zeros(s, dtype=dtype) for s in shapes] for name in ("m", "v", "vhat")}
@@ -75,3 +79,26 @@ def test_fit_on_the_cpu_uses_the_fused_kernel_and_keeps_keras_numbers():
     np.testing.assert_allclose(losses, want_losses, rtol=1e-6)
     for got, want in zip(weights, want_weights):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7)
+
+
+def test_a_torch_without_the_cpu_kernel_takes_the_multi_tensor_path():
+    # torch 2.3 (which fitgen supports) has no CPU `_fused_adam_`: the probe says so once, and Adam keeps working.
+    with mock.patch.object(adam_module, "_FUSED_ON_CPU", [False]):
+        params, slots, calls = _run_unprobed(Adam(), [(4, 3)], 3)
+    want, want_slots, _ = _run(Adam(), [(4, 3)], 3, False)
+    assert calls == 0
+    torch.testing.assert_close(params[0], want[0], rtol=1e-6, atol=1e-7)
+    with mock.patch.object(adam_module, "_FUSED_ON_CPU", []), \
+            mock.patch.object(torch, "_fused_adam_", side_effect=RuntimeError("not implemented for 'CPU'")):
+        assert adam_module._fused_kernel_on_cpu() is False
+
+
+def _run_unprobed(optimizer, shapes, steps):
+    torch.manual_seed(0)
+    params = [torch.randn(s) for s in shapes]
+    slots = {name: [torch.zeros(s) for s in shapes] for name in ("m", "v", "vhat")}
+    with mock.patch.object(torch, "_fused_adam_", wraps=torch._fused_adam_) as kernel:
+        for step in range(steps):
+            grads = [torch.randn(s) * 10 ** -(i % 3) for i, s in enumerate(shapes)]
+            optimizer._apply_step(params, grads, slots, optimizer._step_scalars(0.01, step))
+    return params, slots, kernel.call_count
