@@ -16,6 +16,7 @@ from fitgen.data.sequence import Sequence
 from fitgen.data.stream import StreamAdapter
 from fitgen.layers import Dense
 from fitgen.models import Sequential
+from helpers.pipeline_sources import Samples
 
 FIXTURES = pathlib.Path(__file__).resolve().parents[1] / "fixtures" / "keras2"
 N, FEATURES = 40, 3
@@ -42,17 +43,6 @@ class _Seq(Sequence):
     def __getitem__(self, i):
         s = slice(i * self.batch, (i + 1) * self.batch)
         return self.x[s], self.y[s]
-
-
-class _MapDataset(torch.utils.data.Dataset):
-    def __init__(self, x, y):
-        self.x, self.y = x, y
-
-    def __len__(self):
-        return len(self.x)
-
-    def __getitem__(self, i):
-        return self.x[i], self.y[i]
 
 
 class _IterDataset(torch.utils.data.IterableDataset):
@@ -97,10 +87,10 @@ def _make(kind, tmp_path):
     if kind == "generator":
         return dict(x=_generator(x, y), steps=5), "generator", 5
     if kind == "dataset":
-        return dict(x=_MapDataset(x, y), batch_size=8), "dataset", None
+        return dict(x=Samples(x, y), batch_size=8), "dataset", None
     if kind == "iterable_dataset":
         return dict(x=_IterDataset(x, y), steps=5), "generator", 5
-    loader = torch.utils.data.DataLoader(_MapDataset(x, y), batch_size=8)
+    loader = torch.utils.data.DataLoader(Samples(x, y), batch_size=8)
     return dict(x=loader), "dataloader", None
 
 
@@ -145,7 +135,7 @@ def test_unsupported_data_names_what_was_received_and_what_is_accepted():
 def test_torch_dataset_takes_batch_size_and_shuffles_its_indices():
     x, y = _arrays()
     model = _model()
-    adapter = get_adapter(model, _MapDataset(x, y), batch_size=16, shuffle=True)
+    adapter = get_adapter(model, Samples(x, y), batch_size=16, shuffle=True)
     try:
         assert adapter.num_batches() == 3
         first = torch.cat([b[0][0] for b in adapter.epoch_batches(0)]).numpy()
@@ -154,7 +144,7 @@ def test_torch_dataset_takes_batch_size_and_shuffles_its_indices():
         adapter.close()
     assert sorted(map(tuple, first)) == sorted(map(tuple, x.astype("float32")))
     assert not np.array_equal(first, x.astype("float32")) and not np.array_equal(first, second)
-    history = model.fit(_MapDataset(x, y), batch_size=64, epochs=2, shuffle=True, verbose=0)
+    history = model.fit(Samples(x, y), batch_size=64, epochs=2, shuffle=True, verbose=0)
     assert history.params["steps"] == 1 and len(history.history["loss"]) == 2
 
 
