@@ -176,12 +176,17 @@ class Conv(Layer):
 
     def call(self, inputs):
         try:
-            x, padding = self._pad(self._axes.to_torch(inputs))
-            x = self._conv(x, self.kernel, self.bias, self.strides, padding, self.dilation_rate, self.groups)
+            outputs = self._convolve(inputs)
         except RuntimeError:
             self._output_spatial(tuple(inputs.shape))  # Keras's error when the input is shorter than the window
             raise
-        return self.activation(self._axes.from_torch(x))
+        return self.activation(outputs)
+
+    def _convolve(self, inputs):
+        """The convolution of Keras-layout `inputs`, in Keras layout, before the activation."""
+        x, padding = self._pad(self._axes.to_torch(inputs))
+        x = self._conv(x, self.kernel, self.bias, self.strides, padding, self.dilation_rate, self.groups)
+        return self._axes.from_torch(x)
 
     def _output_spatial(self, input_shape):
         return check_output_positive(self, input_shape, tuple(
@@ -230,15 +235,10 @@ class Conv1D(Conv):
                          use_bias, kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer,
                          activity_regularizer, kernel_constraint, bias_constraint, **kwargs)
 
-    def call(self, inputs):
+    def _convolve(self, inputs):
         if self._axes.channels_first or inputs.device.type != "cpu":
-            return super().call(inputs)
-        try:
-            y = self._convolve_as_image_row(inputs)
-        except RuntimeError:
-            self._output_spatial(tuple(inputs.shape))  # Keras's error when the input is shorter than the window
-            raise
-        return self.activation(y)
+            return super()._convolve(inputs)
+        return self._convolve_as_image_row(inputs)
 
     def _convolve_as_image_row(self, inputs):
         """Keras's `(batch, steps, channels)` convolved as one-row images in channels_last memory.
